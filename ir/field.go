@@ -1,0 +1,236 @@
+package ir
+
+import "fmt"
+
+// Layer is the header a field is read from.
+type Layer uint8
+
+// Layers.
+const (
+	// LayerMeta fields come from packet metadata or are computed.
+	LayerMeta Layer = iota
+	// LayerL3 fields are read from the IPv4 or IPv6 header.
+	LayerL3
+	// LayerL4 fields are read from the transport header.
+	LayerL4
+)
+
+// Field names a packet field a match can compare. Fields index the field
+// table; see FieldInfo.
+type Field uint16
+
+// The fields. The order is part of the serialised format: append only.
+const (
+	FieldInvalid Field = iota
+	MetaIface
+	MetaL3Proto
+	MetaL4Proto
+	MetaProbability
+	MetaSport
+	MetaDport
+	MetaMark
+	MetaFlowHash
+	MetaFlowProbability
+	IP4Saddr
+	IP4Daddr
+	IP4Snet
+	IP4Dnet
+	IP4Proto
+	IP4DSCP
+	IP6Saddr
+	IP6Daddr
+	IP6Snet
+	IP6Dnet
+	IP6Nexthdr
+	IP6DSCP
+	TCPSport
+	TCPDport
+	TCPFlags
+	UDPSport
+	UDPDport
+	ICMPType
+	ICMPCode
+	ICMPv6Type
+	ICMPv6Code
+	numFields
+)
+
+// EtherType values used as L3 guards.
+const (
+	EthPIP   = 0x0800
+	EthPIPv6 = 0x86DD
+)
+
+// IP protocol numbers used as L4 guards.
+const (
+	ProtoICMP   = 1
+	ProtoTCP    = 6
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
+)
+
+// Load says how the backend and the evaluator read a header field: Size
+// bytes (1, 2 or 4, big-endian) at Offset from the start of the field's
+// layer, then shifted right by Shift and ANDed with Mask (Mask 0: no mask).
+// Fields of 16 bytes (IPv6 addresses) are read as bytes.
+type Load struct {
+	Offset int
+	Size   int
+	Shift  uint8
+	Mask   uint32
+}
+
+// FieldInfo is the field table entry: everything the frontends, the
+// validator, the evaluator and the backend need to know about a field.
+type FieldInfo struct {
+	// Name is the bfcli matcher name, e.g. "ip4.saddr".
+	Name string
+	// Kind is the operand type: how values are parsed and printed.
+	Kind ValueKind
+	// Layer is the header the field is read from.
+	Layer Layer
+	// L3 is the EtherType the packet must have (0: any).
+	L3 uint16
+	// L4 lists the IP protocols the packet must carry (nil: any).
+	L4 []uint8
+	// Load reads header fields (Layer L3 or L4).
+	Load Load
+	// Ops are the operators the field accepts (OpIn is implied when
+	// InSet is true).
+	Ops []Op
+	// InSet reports whether the field can be a set key component.
+	InSet bool
+	// hooks decides on which hooks the field is valid.
+	hooks func(Hook) bool
+}
+
+func allPacketHooks(h Hook) bool { return !h.IsSockAddr() }
+
+// sockAddrAny: valid on every packet hook and on the sock_addr hooks of the
+// right family.
+func sockAddr(fam int, sendmsgOnly, connectOnly bool) func(Hook) bool {
+	return func(h Hook) bool {
+		if !h.IsSockAddr() {
+			return true
+		}
+		if fam != 0 && h.SockAddrFamily() != fam {
+			return false
+		}
+		if sendmsgOnly && !h.IsSendmsg() {
+			return false
+		}
+		if connectOnly && h.IsSendmsg() {
+			return false
+		}
+		return true
+	}
+}
+
+var (
+	eqOnly     = []Op{OpEq}
+	eqRange    = []Op{OpEq, OpRange}
+	l4TCPUDP   = []uint8{ProtoTCP, ProtoUDP}
+	fieldTable = [numFields]FieldInfo{
+		FieldInvalid: {Name: "<invalid>", hooks: func(Hook) bool { return false }},
+		MetaIface:    {Name: "meta.iface", Kind: KindIfindex, Layer: LayerMeta, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		MetaL3Proto:  {Name: "meta.l3_proto", Kind: KindEtherType, Layer: LayerMeta, Ops: eqOnly, InSet: true, hooks: sockAddr(0, false, false)},
+		MetaL4Proto:  {Name: "meta.l4_proto", Kind: KindL4Proto, Layer: LayerMeta, Ops: eqOnly, InSet: true, hooks: sockAddr(0, false, false)},
+		MetaProbability: {Name: "meta.probability", Kind: KindProbability, Layer: LayerMeta, Ops: eqOnly,
+			hooks: sockAddr(0, false, false)},
+		MetaSport: {Name: "meta.sport", Kind: KindPort, Layer: LayerMeta, L4: l4TCPUDP, Ops: eqRange, hooks: allPacketHooks},
+		MetaDport: {Name: "meta.dport", Kind: KindPort, Layer: LayerMeta, L4: l4TCPUDP, Ops: eqRange, hooks: sockAddr(0, false, false)},
+		MetaMark: {Name: "meta.mark", Kind: KindU32, Layer: LayerMeta, Ops: eqOnly, InSet: true,
+			hooks: func(h Hook) bool { return h != HookXDP && !h.IsSockAddr() }},
+		MetaFlowHash: {Name: "meta.flow_hash", Kind: KindU32, Layer: LayerMeta, Ops: eqRange,
+			hooks: func(h Hook) bool { return h.Flavour() == FlavourTC }},
+		MetaFlowProbability: {Name: "meta.flow_probability", Kind: KindProbability, Layer: LayerMeta, Ops: eqOnly,
+			hooks: func(h Hook) bool {
+				f := h.Flavour()
+				return f == FlavourXDP || f == FlavourTC || f == FlavourCgroupSkb
+			}},
+		IP4Saddr: {Name: "ip4.saddr", Kind: KindIPv4, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 12, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, true, false)},
+		IP4Daddr: {Name: "ip4.daddr", Kind: KindIPv4, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 16, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},
+		IP4Snet:  {Name: "ip4.snet", Kind: KindIPv4Prefix, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 12, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, true, false)},
+		IP4Dnet:  {Name: "ip4.dnet", Kind: KindIPv4Prefix, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 16, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},
+		IP4Proto: {Name: "ip4.proto", Kind: KindL4Proto, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 9, Size: 1}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},
+		IP4DSCP:  {Name: "ip4.dscp", Kind: KindDSCP, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 1, Size: 1, Shift: 2, Mask: 0x3f}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		IP6Saddr: {Name: "ip6.saddr", Kind: KindIPv6, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 8, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, true, false)},
+		IP6Daddr: {Name: "ip6.daddr", Kind: KindIPv6, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 24, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, false, false)},
+		IP6Snet:  {Name: "ip6.snet", Kind: KindIPv6Prefix, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 8, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, true, false)},
+		IP6Dnet:  {Name: "ip6.dnet", Kind: KindIPv6Prefix, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 24, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, false, false)},
+		IP6Nexthdr: {Name: "ip6.nexthdr", Kind: KindNextHdr, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 6, Size: 1}, Ops: eqOnly, InSet: true,
+			hooks: allPacketHooks},
+		IP6DSCP:    {Name: "ip6.dscp", Kind: KindDSCP, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 0, Size: 2, Shift: 6, Mask: 0x3f}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		TCPSport:   {Name: "tcp.sport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 0, Size: 2}, Ops: eqRange, InSet: true, hooks: allPacketHooks},
+		TCPDport:   {Name: "tcp.dport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 2, Size: 2}, Ops: eqRange, InSet: true, hooks: sockAddr(0, false, true)},
+		TCPFlags:   {Name: "tcp.flags", Kind: KindTCPFlags, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 13, Size: 1}, Ops: []Op{OpEq, OpAny, OpAll}, hooks: allPacketHooks},
+		UDPSport:   {Name: "udp.sport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Load: Load{Offset: 0, Size: 2}, Ops: eqRange, InSet: true, hooks: allPacketHooks},
+		UDPDport:   {Name: "udp.dport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Load: Load{Offset: 2, Size: 2}, Ops: eqRange, InSet: true, hooks: sockAddr(0, false, false)},
+		ICMPType:   {Name: "icmp.type", Kind: KindICMPType, Layer: LayerL4, L4: []uint8{ProtoICMP}, Load: Load{Offset: 0, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		ICMPCode:   {Name: "icmp.code", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoICMP}, Load: Load{Offset: 1, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		ICMPv6Type: {Name: "icmpv6.type", Kind: KindICMPv6Type, Layer: LayerL4, L4: []uint8{ProtoICMPv6}, Load: Load{Offset: 0, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		ICMPv6Code: {Name: "icmpv6.code", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoICMPv6}, Load: Load{Offset: 1, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+	}
+	fieldByName = func() map[string]Field {
+		m := make(map[string]Field, numFields)
+		for i := Field(1); i < numFields; i++ {
+			m[fieldTable[i].Name] = i
+		}
+		return m
+	}()
+)
+
+// Fields returns every valid field, in table order.
+func Fields() []Field {
+	out := make([]Field, 0, numFields-1)
+	for i := Field(1); i < numFields; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// LookupField returns the field with the given bfcli name.
+func LookupField(name string) (Field, bool) {
+	f, ok := fieldByName[name]
+	return f, ok
+}
+
+// Valid reports whether f is a known field.
+func (f Field) Valid() bool { return f > FieldInvalid && f < numFields }
+
+// Info returns the field's table entry. Invalid fields get the entry of
+// FieldInvalid.
+func (f Field) Info() *FieldInfo {
+	if !f.Valid() {
+		return &fieldTable[FieldInvalid]
+	}
+	return &fieldTable[f]
+}
+
+// String returns the field's bfcli name.
+func (f Field) String() string {
+	if !f.Valid() {
+		return fmt.Sprintf("field(%d)", uint16(f))
+	}
+	return fieldTable[f].Name
+}
+
+// Width is the byte width of the field's values.
+func (f Field) Width() int { return f.Info().Kind.Width() }
+
+// ValidOn reports whether the field can be matched on hook h.
+func (f Field) ValidOn(h Hook) bool { return f.Valid() && h.Valid() && f.Info().hooks(h) }
+
+// SupportsOp reports whether the field accepts operator op.
+func (f Field) SupportsOp(op Op) bool {
+	fi := f.Info()
+	if op == OpIn {
+		return fi.InSet
+	}
+	for _, o := range fi.Ops {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
