@@ -1,0 +1,36 @@
+# bpfilter-go. Every target that runs something installs what it needs first.
+GO ?= go
+BIN := bin
+FUZZTIME ?= 10s
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all deps build test unit fuzz vet demo bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# The whole suite: vet, unit + kernel + end-to-end tests (root), short fuzzing.
+test: deps vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	FUZZTIME=$(FUZZTIME) scripts/fuzz-short.sh
+
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) scripts/fuzz-short.sh
+
+demo: build
+	scripts/demo.sh
+
+bench: deps
+	scripts/bench.sh
+
+clean:
+	rm -rf $(BIN)
