@@ -85,3 +85,22 @@ func (g *Generator) Send(n uint32) (Sample, error) {
 	}
 	return Sample{Sent: uint64(n), Delivered: after - before, Elapsed: elapsed}, nil
 }
+
+// SendFor sends for about d: a short probe estimates the rate, then one
+// sample sized to last d is taken (at least 10,000 and at most 20,000,000
+// packets).
+func (g *Generator) SendFor(d time.Duration) (Sample, error) {
+	probe, err := g.Send(10000)
+	if err != nil {
+		return probe, err
+	}
+	rate := float64(probe.Sent) / probe.Elapsed.Seconds()
+	n := rate * d.Seconds()
+	switch {
+	case n < 10000:
+		n = 10000
+	case n > 20_000_000:
+		n = 20_000_000
+	}
+	return g.Send(uint32(n))
+}

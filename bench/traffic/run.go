@@ -13,10 +13,10 @@ type Config struct {
 	Firewalls []Firewall
 	// RuleCounts are the ruleset sizes to measure.
 	RuleCounts []int
-	// Packets per sample and samples per (firewall, size); samples are
+	// Duration of one sample and samples per (firewall, size); samples are
 	// interleaved across firewalls so drift affects all alike.
-	Packets uint32
-	Rounds  int
+	Duration time.Duration
+	Rounds   int
 	// Log receives progress lines (nil: quiet).
 	Log io.Writer
 }
@@ -42,7 +42,7 @@ func Run(t *Topology, g *Generator, cfg Config) ([]Result, error) {
 		lost := make(map[string]uint64)
 		for round := 0; round < cfg.Rounds; round++ {
 			for _, fw := range cfg.Firewalls {
-				s, err := measure(t, g, fw, n, cfg.Packets)
+				s, err := measure(t, g, fw, n, cfg.Duration)
 				if err != nil {
 					return out, fmt.Errorf("%s with %d rules: %w", fw.Name(), n, err)
 				}
@@ -66,7 +66,7 @@ func Run(t *Topology, g *Generator, cfg Config) ([]Result, error) {
 	return out, nil
 }
 
-func measure(t *Topology, g *Generator, fw Firewall, n int, packets uint32) (s Sample, err error) {
+func measure(t *Topology, g *Generator, fw Firewall, n int, d time.Duration) (s Sample, err error) {
 	if err := fw.Install(t, n); err != nil {
 		return s, fmt.Errorf("install: %w", err)
 	}
@@ -75,11 +75,7 @@ func measure(t *Topology, g *Generator, fw Firewall, n int, packets uint32) (s S
 			err = fmt.Errorf("remove: %w", rerr)
 		}
 	}()
-	// Warm up caches, neighbour entries and JIT'd code paths.
-	if _, err := g.Send(packets / 10); err != nil {
-		return s, err
-	}
-	return g.Send(packets)
+	return g.SendFor(d)
 }
 
 func median(v []float64) float64 {

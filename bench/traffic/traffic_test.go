@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func requireTools(t *testing.T) {
@@ -42,20 +43,19 @@ func TestHarnessMeasuresWhatPasses(t *testing.T) {
 	}
 	t.Cleanup(func() { g.Close() })
 
-	const packets = 20000
 	for _, fw := range []Firewall{None{}, IptablesLegacy{}, Nft{}} {
-		s, err := measure(topo, g, fw, 50, packets)
+		s, err := measure(topo, g, fw, 50, 50*time.Millisecond)
 		if err != nil {
 			t.Fatalf("%s: %v", fw.Name(), err)
 		}
-		if s.Delivered != packets {
-			t.Errorf("%s: %d of %d packets delivered, want all (the rules do not match)", fw.Name(), s.Delivered, packets)
+		if s.Sent < 10000 || s.Delivered != s.Sent {
+			t.Errorf("%s: %d of %d packets delivered, want all of at least 10000 (the rules do not match)", fw.Name(), s.Delivered, s.Sent)
 		}
 		if s.PPS() <= 0 {
 			t.Errorf("%s: no rate measured", fw.Name())
 		}
 	}
-	s, err := measure(topo, g, dropGen{}, 0, packets)
+	s, err := measure(topo, g, dropGen{}, 0, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestRunAndTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	res, err := Run(topo, g, Config{Firewalls: []Firewall{None{}, Nft{}}, RuleCounts: []int{0, 10}, Packets: 5000, Rounds: 1})
+	res, err := Run(topo, g, Config{Firewalls: []Firewall{None{}, Nft{}}, RuleCounts: []int{0, 10}, Duration: 20 * time.Millisecond, Rounds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,27 @@
+package main
+
+import "github.com/bpfilter-go/bpfilter/bench/traffic"
+
+// firewalls are the systems the benchmark can measure, by name.
+var firewalls = []traffic.Firewall{
+	traffic.None{},
+	traffic.IptablesLegacy{},
+	traffic.Nft{},
+}
+
+func firewallNames() []string {
+	var n []string
+	for _, f := range firewalls {
+		n = append(n, f.Name())
+	}
+	return n
+}
+
+func lookupFirewall(name string) (traffic.Firewall, bool) {
+	for _, f := range firewalls {
+		if f.Name() == name {
+			return f, true
+		}
+	}
+	return nil, false
+}
