@@ -60,7 +60,7 @@ func (IptablesLegacy) Remove(t *Topology) error {
 	return t.DUT.Run("iptables-legacy", "-X")
 }
 
-// Nft installs rules in an inet table's input chain with `nft -f`, one rule
+// Nft installs rules in an ip table's input chain with `nft -f`, one rule
 // per address (the linear shape iptables users port over).
 type Nft struct{}
 
@@ -70,7 +70,7 @@ func (Nft) Name() string { return "nft" }
 // Install implements Firewall.
 func (Nft) Install(t *Topology, n int) error {
 	var b strings.Builder
-	b.WriteString("table inet bfbench {\n  chain input {\n    type filter hook input priority filter; policy accept;\n")
+	b.WriteString("table ip bfbench {\n  chain input {\n    type filter hook input priority filter; policy accept;\n")
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "    ip saddr %s drop\n", NonMatchingAddr(i))
 	}
@@ -80,5 +80,5 @@ func (Nft) Install(t *Topology, n int) error {
 
 // Remove implements Firewall.
 func (Nft) Remove(t *Topology) error {
-	return t.DUT.Run("nft", "delete", "table", "inet", "bfbench")
+	return t.DUT.Run("nft", "delete", "table", "ip", "bfbench")
 }
