@@ -306,7 +306,7 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 		return putUint(v, 1), nil, nil
 	case KindIPv4, KindIPv6:
 		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" || (k == KindIPv4) != a.Is4() || (k == KindIPv6 && a.Is4In6()) {
+		if err != nil || a.Zone() != "" || (k == KindIPv4) != a.Is4() {
 			return nil, nil, fmt.Errorf("invalid %s address %q", k.family(), s)
 		}
 		if k == KindIPv6 && strings.Contains(s, ".") {
@@ -372,6 +372,17 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 	return nil, nil, fmt.Errorf("value kind %d cannot be parsed", k)
 }
 
+// formatAddr prints an address as Parse accepts it back: IPv4-mapped IPv6
+// addresses are printed in full hexadecimal form, because Parse refuses
+// the dotted notation that netip would use.
+func formatAddr(value []byte) string {
+	a, _ := netip.AddrFromSlice(value)
+	if a.Is4In6() {
+		return a.StringExpanded()
+	}
+	return a.String()
+}
+
 func (k ValueKind) family() string {
 	if k == KindIPv6 || k == KindIPv6Prefix {
 		return "IPv6"
@@ -411,15 +422,13 @@ func (k ValueKind) Format(value, mask []byte) string {
 	case KindU8:
 		return strconv.FormatUint(v, 10)
 	case KindIPv4, KindIPv6:
-		a, _ := netip.AddrFromSlice(value)
-		return a.String()
+		return formatAddr(value)
 	case KindIPv4Prefix, KindIPv6Prefix:
-		a, _ := netip.AddrFromSlice(value)
 		bits := len(value) * 8
 		if mask != nil {
 			bits = PrefixLen(mask)
 		}
-		return fmt.Sprintf("%s/%d", a, bits)
+		return fmt.Sprintf("%s/%d", formatAddr(value), bits)
 	case KindDSCP:
 		if n, ok := nameOf(dscpNames, v); ok {
 			return n
