@@ -175,6 +175,8 @@ func (p *parser) parseElems(key []ir.Field) ([]ir.SetElem, error) {
 		elems = append(elems, e)
 		switch n := p.peekRaw(); n.kind {
 		case tNewline, tSemi, tRBrace:
+		case tEOF:
+			return nil, p.errf(open, "set elements are not closed with \"}\"")
 		default:
 			return nil, p.errf(n, "expected \";\", a new line or \"}\" after a set element, got %s", n.describe())
 		}
