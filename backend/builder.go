@@ -1,0 +1,73 @@
+package backend
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+)
+
+// builder accumulates instructions and resolves labels. A label names the
+// next emitted instruction; several labels on one instruction are aliased
+// to the first, because an asm.Instruction carries a single symbol.
+type builder struct {
+	insns   asm.Instructions
+	pending string
+	alias   map[string]string
+	source  fmt.Stringer
+	nlabel  int
+}
+
+func newBuilder() *builder { return &builder{alias: map[string]string{}} }
+
+// emit appends instructions, attaching a pending label and source comment
+// to the first one.
+func (b *builder) emit(ins ...asm.Instruction) {
+	for _, in := range ins {
+		if b.pending != "" {
+			in = in.WithSymbol(b.pending)
+			b.pending = ""
+		}
+		if b.source != nil {
+			in = in.WithSource(b.source)
+			b.source = nil
+		}
+		b.insns = append(b.insns, in)
+	}
+}
+
+// label names the next emitted instruction.
+func (b *builder) label(name string) {
+	if b.pending != "" {
+		b.alias[name] = b.pending
+		return
+	}
+	b.pending = name
+}
+
+// comment attaches a provenance comment to the next emitted instruction.
+func (b *builder) comment(format string, a ...any) {
+	b.source = asm.Comment(fmt.Sprintf(format, a...))
+}
+
+// fresh returns a new unique label with the given prefix.
+func (b *builder) fresh(prefix string) string {
+	b.nlabel++
+	return fmt.Sprintf("%s_%d", prefix, b.nlabel)
+}
+
+// finish resolves aliased labels and returns the instructions.
+func (b *builder) finish() (asm.Instructions, error) {
+	if b.pending != "" {
+		return nil, fmt.Errorf("label %q has no instruction", b.pending)
+	}
+	for i := range b.insns {
+		ref := b.insns[i].Reference()
+		if ref == "" {
+			continue
+		}
+		if to, ok := b.alias[ref]; ok {
+			b.insns[i] = b.insns[i].WithReference(to)
+		}
+	}
+	return b.insns, nil
+}

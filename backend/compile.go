@@ -1,0 +1,174 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/bpfilter-go/bpfilter/ir"
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// gen is the state of one compilation.
+type gen struct {
+	b     *builder
+	chain *ir.Chain
+	hook  ir.Hook
+	fl    ir.Flavour
+	nf    *nfOffsets
+}
+
+// Compile turns chain c into a BPF collection. It validates the chain and
+// refuses what the backend does not support with an error naming the
+// feature. The result depends only on c and opts.
+func Compile(c *ir.Chain, opts Options) (*Program, error) {
+	if c == nil {
+		return nil, errors.New("compile: nil chain")
+	}
+	if c.User {
+		return nil, fmt.Errorf("compile chain %s: user chains are not supported by the backend yet", c.Name)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
+	p, err := makePlan(c)
+	if err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	g := &gen{b: newBuilder(), chain: c, hook: c.Hook, fl: c.Hook.Flavour()}
+	if g.fl == ir.FlavourNF {
+		if g.nf, err = resolveNetfilter(opts.KernelBTF); err != nil {
+			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+		}
+	}
+	progType, attach, err := programType(c.Hook)
+	if err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
+	if err := g.emitProgram(p); err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
+	insns, err := g.b.finish()
+	if err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
+	spec, setMaps, err := collection(c, opts, progType, attach, insns)
+	if err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
+	if opts.DumpBytecode != nil {
+		if err := dump(opts.DumpBytecode, c, insns); err != nil {
+			return nil, fmt.Errorf("compile chain %s: dump bytecode: %w", c.Name, err)
+		}
+	}
+	return &Program{Spec: spec, NumRules: len(c.Rules), SetMaps: setMaps, Insns: len(insns)}, nil
+}
+
+// emitProgram emits the prologue, the rules and the policy.
+func (g *gen) emitProgram(p *plan) error {
+	b := g.b
+	b.comment("prologue: %s chain %s", g.hook, g.chain.Name)
+	g.emitContext()
+	g.emitZeroBuffers()
+	if g.fl == ir.FlavourCgroupSockAddr {
+		g.emitSockAddr()
+	} else {
+		b.emit(asm.Mov.Imm(regL4, 0))
+		g.emitParse()
+	}
+	for i := range p.rules {
+		if err := g.emitRule(&p.rules[i]); err != nil {
+			return err
+		}
+	}
+	b.label("policy")
+	b.comment("policy: %s", g.chain.Policy)
+	g.emitCount(int(CounterIndexPolicy(len(g.chain.Rules))))
+	if err := g.emitVerdict(g.chain.Policy); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	return nil
+}
+
+func ruleLabel(i int) string     { return fmt.Sprintf("rule_%d", i) }
+func ruleNextLabel(i int) string { return fmt.Sprintf("rule_%d_next", i) }
+
+// emitRule emits one rule: guards, matches, actions, verdict.
+func (g *gen) emitRule(rp *rulePlan) error {
+	b := g.b
+	r, i := rp.rule, rp.index
+	next := ruleNextLabel(i)
+	b.label(ruleLabel(i))
+	b.comment("rule %d: %s", i, ruleSummary(r))
+	g.emitGuard(rp.guard, next)
+	for _, m := range rp.matches {
+		if err := g.emitMatch(m, next); err != nil {
+			return fmt.Errorf("rule %d: %w", i, err)
+		}
+	}
+	g.emitCount(int(CounterIndexRule(i)))
+	if r.Log != nil {
+		if err := checkLog(r.Log); err != nil {
+			return fmt.Errorf("rule %d: %w", i, err)
+		}
+		if err := g.emitLog(i, r); err != nil {
+			return fmt.Errorf("rule %d: %w", i, err)
+		}
+	}
+	if r.Mark != nil {
+		if g.fl != ir.FlavourTC && g.fl != ir.FlavourCgroupSkb {
+			return fmt.Errorf("rule %d: mark is not supported by %s", i, g.hook)
+		}
+		g.emitSetMark(*r.Mark)
+	}
+	if r.Verdict.Kind != ir.Continue {
+		if err := g.emitVerdict(r.Verdict); err != nil {
+			return fmt.Errorf("rule %d: %w", i, err)
+		}
+	}
+	b.label(next)
+	return nil
+}
+
+// collection assembles the CollectionSpec.
+func collection(c *ir.Chain, opts Options, pt ebpf.ProgramType, at ebpf.AttachType, insns asm.Instructions) (*ebpf.CollectionSpec, map[string]string, error) {
+	ring := opts.LogRingSize
+	if ring == 0 {
+		ring = DefaultLogRingSize
+	}
+	minEntries := opts.SetMinEntries
+	if minEntries == 0 {
+		minEntries = DefaultSetMinEntries
+	}
+	spec := &ebpf.CollectionSpec{
+		Maps: map[string]*ebpf.MapSpec{
+			CountersMap: countersMapSpec(len(c.Rules)),
+			LogMap:      logMapSpec(ring),
+		},
+		Programs: map[string]*ebpf.ProgramSpec{
+			ProgramName: {
+				Name:         ProgramName,
+				Type:         pt,
+				AttachType:   at,
+				License:      licenseGPL,
+				Instructions: insns,
+			},
+		},
+	}
+	for _, r := range c.Rules {
+		if r.Log != nil && r.Log.Every > 0 {
+			spec.Maps[LogRateMap] = logRateMapSpec(len(c.Rules))
+			break
+		}
+	}
+	setMaps := make(map[string]string, len(c.Sets))
+	for i, s := range c.Sets {
+		ms, err := setMapSpec(i, s, minEntries)
+		if err != nil {
+			return nil, nil, err
+		}
+		spec.Maps[ms.Name] = ms
+		setMaps[s.Name] = ms.Name
+	}
+	return spec, setMaps, nil
+}

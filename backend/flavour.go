@@ -1,0 +1,245 @@
+package backend
+
+import (
+	"fmt"
+
+	"github.com/bpfilter-go/bpfilter/ir"
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// Context offsets from the uapi header linux/bpf.h.
+const (
+	skbLen            = 0  // struct __sk_buff.len
+	skbMark           = 8  // struct __sk_buff.mark
+	skbProtocol       = 16 // struct __sk_buff.protocol
+	skbIfindex        = 40 // struct __sk_buff.ifindex
+	xdpIngressIfindex = 12 // struct xdp_md.ingress_ifindex
+	saUserIP4         = 4  // struct bpf_sock_addr.user_ip4
+	saUserIP6         = 8  // struct bpf_sock_addr.user_ip6
+	saUserPort        = 24 // struct bpf_sock_addr.user_port
+	saProtocol        = 36 // struct bpf_sock_addr.protocol
+	saMsgSrcIP4       = 40 // struct bpf_sock_addr.msg_src_ip4
+	saMsgSrcIP6       = 44 // struct bpf_sock_addr.msg_src_ip6
+	nfCtxState        = 0  // struct bpf_nf_ctx.state
+	nfCtxSkb          = 8  // struct bpf_nf_ctx.skb
+	bpfFIngress       = 1  // BPF_F_INGRESS
+	bpfFNoPrealloc    = 1  // BPF_F_NO_PREALLOC
+	nfprotoIPv4       = 2  // NFPROTO_IPV4
+	nfprotoIPv6       = 10 // NFPROTO_IPV6
+)
+
+// Return codes.
+const (
+	xdpDrop = 1
+	xdpPass = 2
+	tcxNext = -1
+	tcxPass = 0
+	tcxDrop = 2
+	nfDrop  = 0
+	nfAccept = 1
+)
+
+func programType(h ir.Hook) (ebpf.ProgramType, ebpf.AttachType, error) {
+	switch h {
+	case ir.HookXDP:
+		return ebpf.XDP, ebpf.AttachNone, nil
+	case ir.HookTCIngress:
+		return ebpf.SchedCLS, ebpf.AttachTCXIngress, nil
+	case ir.HookTCEgress:
+		return ebpf.SchedCLS, ebpf.AttachTCXEgress, nil
+	case ir.HookNFPreRouting, ir.HookNFLocalIn, ir.HookNFForward, ir.HookNFLocalOut, ir.HookNFPostRouting:
+		return ebpf.Netfilter, ebpf.AttachNetfilter, nil
+	case ir.HookCgroupSkbIngress:
+		return ebpf.CGroupSKB, ebpf.AttachCGroupInetIngress, nil
+	case ir.HookCgroupSkbEgress:
+		return ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress, nil
+	case ir.HookCgroupSockAddrConnect4:
+		return ebpf.CGroupSockAddr, ebpf.AttachCGroupInet4Connect, nil
+	case ir.HookCgroupSockAddrConnect6:
+		return ebpf.CGroupSockAddr, ebpf.AttachCGroupInet6Connect, nil
+	case ir.HookCgroupSockAddrSendmsg4:
+		return ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP4Sendmsg, nil
+	case ir.HookCgroupSockAddrSendmsg6:
+		return ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP6Sendmsg, nil
+	}
+	return 0, 0, fmt.Errorf("hook %s has no program type", h)
+}
+
+// l2Len is the number of bytes before the network header in the data the
+// program sees.
+func (g *gen) l2Len() int32 {
+	if g.fl == ir.FlavourXDP || g.fl == ir.FlavourTC {
+		return ethLen
+	}
+	return 0
+}
+
+// emitLoadBytes copies n bytes at the offset held in R2 into the stack at
+// dst; R0 is 0 on success, negative when the packet is too short.
+func (g *gen) emitLoadBytes(dst int16, n int32) {
+	b := g.b
+	switch g.fl {
+	case ir.FlavourXDP, ir.FlavourTC, ir.FlavourCgroupSkb:
+		fn := asm.FnSkbLoadBytes
+		if g.fl == ir.FlavourXDP {
+			fn = asm.FnXdpLoadBytes
+		}
+		b.emit(
+			asm.Mov.Reg(asm.R1, regCtx),
+			asm.Mov.Reg(asm.R3, asm.R10),
+			asm.Add.Imm(asm.R3, int32(dst)),
+			asm.Mov.Imm(asm.R4, n),
+			fn.Call(),
+		)
+	case ir.FlavourNF:
+		b.emit(
+			asm.Mov.Reg(asm.R4, asm.R2),
+			asm.Mov.Reg(asm.R1, asm.R10),
+			asm.Add.Imm(asm.R1, int32(dst)),
+			asm.Mov.Imm(asm.R2, n),
+			asm.Mov.Reg(asm.R3, asm.R10),
+			asm.Add.Imm(asm.R3, stackDynptr),
+			asm.Mov.Imm(asm.R5, 0),
+			asm.FnDynptrRead.Call(),
+		)
+	}
+}
+
+// emitContext loads the context pointer, the packet length and, for
+// flavours without an Ethernet header, the EtherType.
+func (g *gen) emitContext() {
+	b := g.b
+	b.emit(asm.Mov.Reg(regCtx, asm.R1))
+	switch g.fl {
+	case ir.FlavourXDP:
+		b.emit(asm.FnXdpGetBuffLen.Call(), asm.Mov.Reg(regLen, asm.R0), asm.Mov.Imm(regL3, 0))
+	case ir.FlavourTC:
+		b.emit(asm.LoadMem(regLen, regCtx, skbLen, asm.Word), asm.Mov.Imm(regL3, 0))
+	case ir.FlavourCgroupSkb:
+		b.emit(
+			asm.LoadMem(regLen, regCtx, skbLen, asm.Word),
+			asm.LoadMem(regL3, regCtx, skbProtocol, asm.Word),
+			asm.HostTo(asm.BE, regL3, asm.Half),
+		)
+	case ir.FlavourNF:
+		v4, done := b.fresh("nf_pf_v4"), b.fresh("nf_pf_done")
+		b.emit(
+			asm.LoadMem(asm.R1, regCtx, nfCtxSkb, asm.DWord),
+			asm.Mov.Imm(asm.R2, 0),
+			asm.Mov.Reg(asm.R3, asm.R10),
+			asm.Add.Imm(asm.R3, stackDynptr),
+			g.nf.dynptrFromSkb,
+			asm.LoadMem(asm.R1, regCtx, nfCtxSkb, asm.DWord),
+			asm.LoadMem(regLen, asm.R1, g.nf.skbLen, asm.Word),
+			asm.LoadMem(asm.R1, regCtx, nfCtxState, asm.DWord),
+			asm.LoadMem(asm.R1, asm.R1, g.nf.statePf, asm.Byte),
+			asm.Mov.Imm(regL3, 0),
+			asm.JEq.Imm(asm.R1, nfprotoIPv4, v4),
+			asm.JNE.Imm(asm.R1, nfprotoIPv6, done),
+			asm.Mov.Imm(regL3, ir.EthPIPv6),
+			asm.Ja.Label(done),
+		)
+		b.label(v4)
+		b.emit(asm.Mov.Imm(regL3, ir.EthPIP))
+		b.label(done)
+	case ir.FlavourCgroupSockAddr:
+		b.emit(asm.Mov.Imm(regLen, 0))
+	}
+}
+
+// emitIface loads meta.iface into dst.
+func (g *gen) emitIface(dst asm.Register) {
+	switch g.fl {
+	case ir.FlavourXDP:
+		g.b.emit(asm.LoadMem(dst, regCtx, xdpIngressIfindex, asm.Word))
+	case ir.FlavourTC, ir.FlavourCgroupSkb:
+		g.b.emit(asm.LoadMem(dst, regCtx, skbIfindex, asm.Word))
+	case ir.FlavourNF:
+		dev := g.nf.stateOut
+		if g.hook.Ingress() {
+			dev = g.nf.stateIn
+		}
+		g.b.emit(
+			asm.LoadMem(dst, regCtx, nfCtxState, asm.DWord),
+			asm.LoadMem(dst, dst, dev, asm.DWord),
+			asm.LoadMem(dst, dst, g.nf.devIfindex, asm.Word),
+		)
+	}
+}
+
+// emitMark loads meta.mark into dst.
+func (g *gen) emitMark(dst asm.Register) {
+	switch g.fl {
+	case ir.FlavourTC, ir.FlavourCgroupSkb:
+		g.b.emit(asm.LoadMem(dst, regCtx, skbMark, asm.Word))
+	case ir.FlavourNF:
+		g.b.emit(
+			asm.LoadMem(dst, regCtx, nfCtxSkb, asm.DWord),
+			asm.LoadMem(dst, dst, g.nf.skbMark, asm.Word),
+		)
+	}
+}
+
+// emitSetMark writes skb->mark.
+func (g *gen) emitSetMark(v uint32) {
+	g.b.emit(
+		asm.Mov.Imm32(asm.R1, int32(v)),
+		asm.StoreMem(regCtx, skbMark, asm.R1, asm.Word),
+	)
+}
+
+// emitVerdict returns the verdict v from the program.
+func (g *gen) emitVerdict(v ir.Verdict) error {
+	b := g.b
+	if v.Kind == ir.Redirect {
+		var flags int32
+		if v.Dir == ir.DirIn {
+			flags = bpfFIngress
+		}
+		b.emit(
+			asm.Mov.Imm32(asm.R1, int32(v.Ifindex)),
+			asm.Mov.Imm(asm.R2, flags),
+			asm.FnRedirect.Call(),
+			asm.Return(),
+		)
+		return nil
+	}
+	code, err := g.verdictCode(v.Kind)
+	if err != nil {
+		return err
+	}
+	b.emit(asm.Mov.Imm(asm.R0, code), asm.Return())
+	return nil
+}
+
+func (g *gen) verdictCode(k ir.VerdictKind) (int32, error) {
+	if k != ir.Accept && k != ir.Drop && k != ir.Next {
+		return 0, fmt.Errorf("verdict %s is not supported by the backend yet", k)
+	}
+	drop := k == ir.Drop
+	switch g.fl {
+	case ir.FlavourXDP:
+		if drop {
+			return xdpDrop, nil
+		}
+		return xdpPass, nil
+	case ir.FlavourTC:
+		switch k {
+		case ir.Drop:
+			return tcxDrop, nil
+		case ir.Next:
+			return tcxNext, nil
+		}
+		return tcxPass, nil
+	case ir.FlavourNF:
+		if drop {
+			return nfDrop, nil
+		}
+		return nfAccept, nil
+	}
+	if drop {
+		return 0, nil
+	}
+	return 1, nil
+}

@@ -1,0 +1,97 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// nfOffsets are the kernel struct offsets and the kfunc call a netfilter
+// program needs, resolved from the kernel's BTF at compile time.
+type nfOffsets struct {
+	statePf, stateIn, stateOut int16
+	devIfindex                 int16
+	skbLen, skbMark            int16
+	dynptrFromSkb              asm.Instruction
+}
+
+// resolveNetfilter reads the offsets netfilter programs use from spec.
+func resolveNetfilter(spec *btf.Spec) (*nfOffsets, error) {
+	if spec == nil {
+		var err error
+		if spec, err = btf.LoadKernelSpec(); err != nil {
+			return nil, fmt.Errorf("netfilter programs need kernel BTF: %w", err)
+		}
+	}
+	var o nfOffsets
+	fields := []struct {
+		typ, member string
+		dst         *int16
+	}{
+		{"nf_hook_state", "pf", &o.statePf},
+		{"nf_hook_state", "in", &o.stateIn},
+		{"nf_hook_state", "out", &o.stateOut},
+		{"net_device", "ifindex", &o.devIfindex},
+		{"sk_buff", "len", &o.skbLen},
+		{"sk_buff", "mark", &o.skbMark},
+	}
+	for _, f := range fields {
+		off, err := memberOffset(spec, f.typ, f.member)
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = off
+	}
+	var fn *btf.Func
+	if err := spec.TypeByName("bpf_dynptr_from_skb", &fn); err != nil {
+		return nil, fmt.Errorf("kfunc bpf_dynptr_from_skb: %w", err)
+	}
+	id, err := spec.TypeID(fn)
+	if err != nil {
+		return nil, fmt.Errorf("kfunc bpf_dynptr_from_skb: %w", err)
+	}
+	o.dynptrFromSkb = asm.Instruction{
+		OpCode:   asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call),
+		Src:      asm.PseudoKfuncCall,
+		Constant: int64(id),
+	}
+	return &o, nil
+}
+
+// memberOffset finds member name of struct typ, looking into anonymous
+// structs and unions.
+func memberOffset(spec *btf.Spec, typ, name string) (int16, error) {
+	var st *btf.Struct
+	if err := spec.TypeByName(typ, &st); err != nil {
+		return 0, fmt.Errorf("kernel type struct %s: %w", typ, err)
+	}
+	off, ok := findMember(st.Members, name)
+	if !ok {
+		return 0, fmt.Errorf("kernel type struct %s has no member %s: %w", typ, name, errors.ErrUnsupported)
+	}
+	return int16(off), nil
+}
+
+func findMember(ms []btf.Member, name string) (uint32, bool) {
+	for _, m := range ms {
+		if m.Name == name {
+			return m.Offset.Bytes(), true
+		}
+		if m.Name != "" {
+			continue
+		}
+		var inner []btf.Member
+		switch t := btf.UnderlyingType(m.Type).(type) {
+		case *btf.Struct:
+			inner = t.Members
+		case *btf.Union:
+			inner = t.Members
+		}
+		if off, ok := findMember(inner, name); ok {
+			return m.Offset.Bytes() + off, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,78 @@
+package backend
+
+import (
+	"io"
+	"strconv"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Options tune Compile.
+type Options struct {
+	// DumpBytecode, when set, receives the generated instructions with the
+	// rule each one came from (bfcli --verbose=bytecode).
+	DumpBytecode io.Writer
+	// KernelBTF is the BTF of the kernel the program will run on. Netfilter
+	// programs need it to resolve struct offsets and the kfunc
+	// bpf_dynptr_from_skb. When nil, Compile loads the running kernel's BTF
+	// (btf.LoadKernelSpec), so pass it explicitly to stay pure.
+	KernelBTF *btf.Spec
+	// LogRingSize is the size in bytes of the bf_log ring buffer: a power
+	// of two multiple of the page size (0: DefaultLogRingSize).
+	LogRingSize uint32
+	// SetMinEntries is the capacity given to set maps beyond their initial
+	// contents, so that elements can be added at run time (0:
+	// DefaultSetMinEntries).
+	SetMinEntries uint32
+}
+
+// Defaults of Options.
+const (
+	DefaultLogRingSize   = 1 << 18
+	DefaultSetMinEntries = 1024
+)
+
+// Map and program names of a compiled chain.
+const (
+	ProgramName    = "bf_prog"
+	CountersMap    = "bf_counters"
+	LogMap         = "bf_log"
+	LogRateMap     = "bf_log_rate"
+	setMapPrefix   = "bf_set_"
+	licenseGPL     = "GPL"
+)
+
+// Program is a compiled chain.
+type Program struct {
+	// Spec holds the program bf_prog and its maps.
+	Spec *ebpf.CollectionSpec
+	// NumRules is the number of rules of the chain; it fixes the counter
+	// layout (see CounterIndexPolicy and CounterIndexErrors).
+	NumRules int
+	// SetMaps maps each chain set name to the name of its map in Spec.
+	SetMaps map[string]string
+	// Insns is the number of instructions of bf_prog.
+	Insns int
+}
+
+// CounterIndexRule returns the counter slot of rule i.
+func CounterIndexRule(i int) uint32 { return uint32(i) }
+
+// CounterIndexPolicy returns the counter slot of the chain policy.
+func CounterIndexPolicy(nrules int) uint32 { return uint32(nrules) }
+
+// CounterIndexErrors returns the counter slot of parse errors.
+func CounterIndexErrors(nrules int) uint32 { return uint32(nrules) + 1 }
+
+// CounterEntries returns the number of counter slots of a chain.
+func CounterEntries(nrules int) uint32 { return uint32(nrules) + 2 }
+
+// Counter is the value of one bf_counters slot on one CPU.
+type Counter struct {
+	Packets uint64
+	Bytes   uint64
+}
+
+// SetMapName returns the map name of the i-th set of a chain.
+func SetMapName(i int) string { return setMapPrefix + strconv.Itoa(i) }
