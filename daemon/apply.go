@@ -1,0 +1,185 @@
+package daemon
+
+import (
+	"errors"
+	"os"
+
+	"github.com/bpfilter-go/bpfilter/daemon/proto"
+)
+
+// plan is one atomic change of the context: chains to add or replace, and
+// chains to remove. Every new chain is loaded, then attached (or swapped
+// into the attachment of the chain it replaces), and only then are the
+// old chains closed. A failure at any step undoes the steps before it, so
+// the old chains keep filtering, unchanged.
+type plan struct {
+	front  string
+	add    []*entry
+	remove []string
+	// via is the client the plan comes from (nil on restore).
+	via Peer
+}
+
+// inNetns runs fn in network namespace id, through the requesting peer when
+// it is the peer's.
+func (s *State) inNetns(p *plan, id uint64, fn func() error) error {
+	if p.via != nil && p.via.NetnsID() == id {
+		return p.via.InNetns(fn)
+	}
+	return s.ns.InNetnsID(id, fn)
+}
+
+// takesOver reports whether e replaces an attached chain in place.
+func (s *State) takesOver(e *entry) (*entry, bool) {
+	old := s.chains[e.name()]
+	if e.Attached && old != nil && old.Attached && sameKeys(old.Keys, e.Keys) {
+		return old, true
+	}
+	return old, false
+}
+
+// apply runs a plan: it records it as pending (standard mode), swaps it in,
+// commits. s.mu must be held.
+func (s *State) apply(p *plan) error {
+	for _, e := range p.add {
+		e.Gen = s.nextGen
+		s.nextGen++
+	}
+	if err := s.save(p); err != nil {
+		return err
+	}
+	s.crash("pending-saved")
+	if err := s.swap(p); err != nil {
+		if serr := s.save(nil); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return err
+	}
+	return s.commit(p)
+}
+
+// swap loads, attaches, replaces and pins the plan's chains. On failure
+// nothing of the plan is left in force.
+func (s *State) swap(p *plan) error {
+	var loaded []*entry
+	cleanup := func() {
+		for _, e := range loaded {
+			if err := e.prog.Close(); err != nil {
+				s.log.Warn("closing an abandoned chain", "chain", e.name(), "err", err)
+			}
+			e.prog = nil
+			if s.pinRoot != "" {
+				os.RemoveAll(s.pinDir(e))
+			}
+		}
+	}
+	for _, e := range p.add {
+		prog, err := s.loader.Load(e.Chain)
+		if err != nil {
+			cleanup()
+			return errorf(Errno(err), "loading chain %s: %w", e.name(), err)
+		}
+		e.prog = prog
+		loaded = append(loaded, e)
+	}
+	s.crash("loaded")
+	for _, e := range p.add {
+		if _, over := s.takesOver(e); !e.Attached || over {
+			continue
+		}
+		err := s.inNetns(p, e.NetnsID, func() error { return e.prog.Attach(e.attachOpts()) })
+		if err != nil {
+			cleanup()
+			return errorf(Errno(err), "attaching chain %s to %s: %w", e.name(), e.Chain.Hook, err)
+		}
+	}
+	s.crash("attached")
+	var replaced []*entry
+	rollback := func() {
+		for i := len(replaced) - 1; i >= 0; i-- {
+			e := replaced[i]
+			old := s.chains[e.name()]
+			if err := s.inNetns(p, old.NetnsID, func() error { return e.prog.Replace(old.prog) }); err != nil {
+				s.log.Error("rolling back a replaced chain", "chain", e.name(), "err", err)
+			}
+		}
+	}
+	for _, e := range p.add {
+		old, over := s.takesOver(e)
+		if !over {
+			continue
+		}
+		if err := s.inNetns(p, old.NetnsID, func() error { return old.prog.Replace(e.prog) }); err != nil {
+			rollback()
+			cleanup()
+			return errorf(Errno(err), "replacing chain %s: %w", e.name(), err)
+		}
+		replaced = append(replaced, e)
+	}
+	s.crash("replaced")
+	for _, e := range p.add {
+		s.carryCounters(e)
+	}
+	if s.pinRoot != "" {
+		for _, e := range p.add {
+			dir := s.pinDir(e)
+			err := os.RemoveAll(dir)
+			if err == nil {
+				err = os.MkdirAll(dir, 0o700)
+			}
+			if err == nil {
+				err = e.prog.Pin(dir)
+			}
+			if err != nil {
+				rollback()
+				cleanup()
+				return errorf(proto.EIO, "pinning chain %s in %s: %w", e.name(), dir, err)
+			}
+		}
+	}
+	s.crash("pinned")
+	return nil
+}
+
+// commit installs the plan's chains in the context, saves it, and closes
+// the chains they replaced or the plan removed.
+func (s *State) commit(p *plan) error {
+	var olds []*entry
+	for _, e := range p.add {
+		if old := s.chains[e.name()]; old != nil {
+			olds = append(olds, old)
+		}
+		s.chains[e.name()] = e
+	}
+	for _, n := range p.remove {
+		if old := s.chains[n]; old != nil {
+			olds = append(olds, old)
+			delete(s.chains, n)
+		}
+	}
+	serr := s.save(nil)
+	s.crash("committed")
+	for _, old := range olds {
+		s.closeEntry(old)
+	}
+	if serr != nil {
+		return errorf(proto.EIO, "the change is in force, but saving the context failed (it is applied again on restart): %w", serr)
+	}
+	return nil
+}
+
+// closeEntry detaches (unless a replacement took the attachment), unloads
+// and unpins an entry's program.
+func (s *State) closeEntry(e *entry) {
+	if e.prog != nil {
+		if err := e.prog.Close(); err != nil {
+			s.log.Warn("closing chain", "chain", e.name(), "err", err)
+		}
+		e.prog = nil
+	}
+	if s.pinRoot != "" {
+		if err := os.RemoveAll(s.pinDir(e)); err != nil {
+			s.log.Warn("removing pin directory", "dir", s.pinDir(e), "err", err)
+		}
+	}
+}

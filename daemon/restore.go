@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Restore loads the saved context and re-opens the pinned objects of every
+// chain. When a restore step fails, nothing is changed (restored handles are
+// released, not closed) and the error says why. An update that was pending
+// when the previous daemon died is applied again, so either the previous or
+// the new version of the chains is in force, never a mix. Standard mode only.
+func (s *State) Restore() error {
+	if !s.persistent() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := readContext(s.ctxFile)
+	if err != nil {
+		return fmt.Errorf("restoring the runtime context: %w", err)
+	}
+	var restored []*entry
+	for _, e := range sc.Chains {
+		prog, err := s.loader.Restore(s.pinDir(e), e.Chain)
+		if err != nil {
+			for _, r := range restored {
+				r.prog.Release()
+				r.prog = nil
+			}
+			return fmt.Errorf("restoring chain %s from %s: %w", e.name(), s.pinDir(e), err)
+		}
+		e.prog = prog
+		restored = append(restored, e)
+	}
+	for _, e := range restored {
+		s.chains[e.name()] = e
+	}
+	s.nextGen = sc.NextGen
+	if sc.Pending != nil {
+		s.finishPending(sc.Pending)
+	}
+	s.removeStalePins()
+	return nil
+}
+
+// finishPending applies an update the previous daemon did not commit. If
+// that fails, the committed chains it touched are loaded again from their
+// IR and swapped in, so the committed version is the one in force.
+func (s *State) finishPending(pp *pendingPlan) {
+	for _, e := range pp.Add {
+		// Objects of the interrupted attempt: drop them, links included.
+		os.RemoveAll(s.pinDir(e))
+	}
+	p := &plan{front: pp.Front, add: pp.Add, remove: pp.Remove}
+	err := s.swap(p)
+	if err == nil {
+		if err = s.commit(p); err == nil {
+			s.log.Info("applied the update interrupted by the previous daemon", "chains", nameList(pp.Add), "removed", strings.Join(pp.Remove, ","))
+			return
+		}
+	}
+	s.log.Error("could not apply the update interrupted by the previous daemon; forcing the committed chains back", "err", err)
+	back := &plan{front: pp.Front}
+	for _, e := range pp.Add {
+		old := s.chains[e.name()]
+		if old == nil || !old.Attached {
+			continue
+		}
+		n := *old
+		n.prog, n.Offsets = nil, old.Offsets
+		n.carry, n.carryPolicy, n.carryErrors = identity(len(old.Chain.Rules)), true, true
+		back.add = append(back.add, &n)
+	}
+	if len(back.add) == 0 {
+		if err := s.save(nil); err != nil {
+			s.log.Error("saving the context", "err", err)
+		}
+		return
+	}
+	if err := s.apply(back); err != nil {
+		s.log.Error("forcing the committed chains back failed", "err", err)
+	}
+}
+
+// removeStalePins removes pin directories no chain refers to (left by an
+// update interrupted after pinning).
+func (s *State) removeStalePins() {
+	if s.pinRoot == "" {
+		return
+	}
+	live := map[string]bool{}
+	for _, e := range s.chains {
+		live[filepath.Base(s.pinDir(e))] = true
+	}
+	des, err := os.ReadDir(s.pinRoot)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		name := de.Name()
+		i := strings.LastIndexByte(name, '@')
+		if i < 0 || live[name] {
+			continue
+		}
+		if _, err := strconv.ParseUint(name[i+1:], 10, 64); err != nil {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(s.pinRoot, name)); err != nil {
+			s.log.Warn("removing a stale pin directory", "dir", name, "err", err)
+		}
+	}
+}
+
+// Shutdown ends the daemon's hold on its chains. clear (transient mode)
+// detaches, unloads and unpins everything; otherwise the kernel objects stay
+// pinned and in force, and only the daemon's handles are closed.
+func (s *State) Shutdown(clear bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, n := range s.sortedNames() {
+		e := s.chains[n]
+		if e.prog == nil {
+			continue
+		}
+		var err error
+		if clear {
+			err = e.prog.Close()
+		} else {
+			err = e.prog.Release()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("chain %s: %w", n, err))
+		}
+		e.prog = nil
+	}
+	if clear {
+		s.chains = map[string]*entry{}
+	}
+	return errors.Join(errs...)
+}

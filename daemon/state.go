@@ -1,0 +1,201 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/bpfilter-go/bpfilter/daemon/proto"
+	"github.com/bpfilter-go/bpfilter/ir"
+)
+
+// entry is one chain of the runtime context.
+type entry struct {
+	Front string    `json:"front"`
+	Chain *ir.Chain `json:"chain"`
+	// Attached reports whether the chain is attached to its hook.
+	Attached bool `json:"attached"`
+	// Keys identify what the attachment occupies (see attachKeys); two
+	// attached chains never share a key.
+	Keys []string `json:"attach_keys,omitempty"`
+	// NetnsID is the network namespace the chain was attached in.
+	NetnsID uint64 `json:"netns,omitempty"`
+	// AttachPath is the cgroup path as the daemon opens it.
+	AttachPath string `json:"attach_path,omitempty"`
+	// Gen names the pin directory (<pin root>/<name>@<gen>).
+	Gen uint64 `json:"gen"`
+	// Offsets are added to the kernel counters: the counts of unchanged
+	// rules carried over from programs this one replaced.
+	Offsets proto.Counters `json:"counter_offsets"`
+
+	prog Program
+	// carry, set on an entry being applied, maps new rule index to old rule
+	// index (-1: none) for counter carry-over; carryPolicy/carryErrors say
+	// whether those counters carry over too.
+	carry       []int
+	carryPolicy bool
+	carryErrors bool
+}
+
+func (e *entry) name() string { return e.Chain.Name }
+
+// attachOpts are the hook options handed to Program.Attach: the IR's, with
+// the cgroup path made openable by the daemon.
+func (e *entry) attachOpts() ir.HookOpts {
+	o := e.Chain.HookOpts
+	if e.AttachPath != "" {
+		o.CgroupPath = e.AttachPath
+	}
+	return o
+}
+
+// State is the daemon's runtime context: every chain, by name, with the
+// hook attachment it occupies. Its methods are safe for concurrent use;
+// mutations are serialised.
+type State struct {
+	mu      sync.Mutex
+	loader  Loader
+	ns      Namespaces
+	log     *slog.Logger
+	chains  map[string]*entry
+	nextGen uint64
+	// pinRoot and ctxFile are empty in transient mode.
+	pinRoot string
+	ctxFile string
+	// crashHook, when set (tests), is called at named points of an update
+	// and may stop the process there.
+	crashHook func(point string)
+}
+
+// StateConfig configures a State.
+type StateConfig struct {
+	Loader     Loader
+	Namespaces Namespaces
+	Log        *slog.Logger
+	// PinRoot is <bpffs>/bpfilter; empty: transient (nothing pinned).
+	PinRoot string
+	// ContextFile is where the context is saved; empty: transient.
+	ContextFile string
+}
+
+// NewState returns an empty runtime context.
+func NewState(cfg StateConfig) *State {
+	lg := cfg.Log
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	ns := cfg.Namespaces
+	if ns == nil {
+		ns = procNamespaces{}
+	}
+	return &State{
+		loader: cfg.Loader, ns: ns, log: lg, chains: map[string]*entry{},
+		nextGen: 1, pinRoot: cfg.PinRoot, ctxFile: cfg.ContextFile,
+	}
+}
+
+func (s *State) persistent() bool { return s.ctxFile != "" }
+
+func (s *State) pinDir(e *entry) string {
+	return filepath.Join(s.pinRoot, fmt.Sprintf("%s@%d", e.name(), e.Gen))
+}
+
+func (s *State) crash(point string) {
+	if s.crashHook != nil {
+		s.crashHook(point)
+	}
+}
+
+// sortedNames returns chain names in a stable order.
+func (s *State) sortedNames() []string {
+	names := make([]string, 0, len(s.chains))
+	for n := range s.chains {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// attachKeys returns the identifiers of what attaching c occupies, so a
+// second chain on the same spot is refused with EEXIST: the interface for
+// XDP and for each TC direction, the cgroup for each cgroup hook, each
+// priority for each netfilter hook. Interfaces and netfilter hooks are
+// per network namespace; cgroups are identified by inode.
+func attachKeys(c *ir.Chain, netns uint64, cgroupIno uint64) []string {
+	h := c.Hook
+	switch h.Flavour() {
+	case ir.FlavourXDP, ir.FlavourTC:
+		return []string{fmt.Sprintf("%s/netns:%d/ifindex:%d", h, netns, c.HookOpts.Ifindex)}
+	case ir.FlavourNF:
+		p := c.HookOpts.Priorities
+		return []string{
+			fmt.Sprintf("%s/netns:%d/priority:%d", h, netns, p[0]),
+			fmt.Sprintf("%s/netns:%d/priority:%d", h, netns, p[1]),
+		}
+	case ir.FlavourCgroupSkb, ir.FlavourCgroupSockAddr:
+		return []string{fmt.Sprintf("%s/cgroup-ino:%d", h, cgroupIno)}
+	}
+	return nil
+}
+
+func sameKeys(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// conflict returns the attached chain, other than those named in skip, that
+// occupies one of keys.
+func (s *State) conflict(keys []string, skip map[string]bool) (string, string) {
+	for _, n := range s.sortedNames() {
+		e := s.chains[n]
+		if skip[n] || !e.Attached {
+			continue
+		}
+		for _, k := range e.Keys {
+			for _, nk := range keys {
+				if k == nk {
+					return n, k
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+// Dump prints the context for humans: per hook, its chains.
+func (s *State) Dump() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byHook := map[ir.Hook][]*entry{}
+	for _, n := range s.sortedNames() {
+		e := s.chains[n]
+		byHook[e.Chain.Hook] = append(byHook[e.Chain.Hook], e)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "context: %d chains, next generation %d, persistent=%v\n", len(s.chains), s.nextGen, s.persistent())
+	for _, h := range ir.Hooks() {
+		es := byHook[h]
+		if len(es) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%s:\n", h)
+		for _, e := range es {
+			state := "loaded"
+			if e.Attached {
+				state = "attached " + strings.Join(e.Keys, " ")
+			}
+			fmt.Fprintf(&b, "  %s front=%s gen=%d rules=%d %s\n", e.name(), e.Front, e.Gen, len(e.Chain.Rules), state)
+		}
+	}
+	return b.String()
+}
