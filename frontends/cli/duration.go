@@ -8,7 +8,7 @@ import (
 )
 
 // everyRE matches a log interval: a positive decimal number and a unit.
-var everyRE = regexp.MustCompile(`^([0-9]{1,12})(?:\.([0-9]{1,9}))?(ns|us|ms|s)$`)
+var everyRE = regexp.MustCompile(`^([0-9]{1,20})(?:\.([0-9]{1,9}))?(ns|us|ms|s)$`)
 
 var unitNanos = map[string]int64{"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
 
