@@ -406,13 +406,14 @@ func (k ValueKind) Format(value, mask []byte) string {
 		}
 		return fmt.Sprintf("0x%04x", v)
 	case KindL4Proto, KindNextHdr:
-		if n, ok := nameOf(ipProtos, v); ok {
-			return n
-		}
 		if k == KindNextHdr {
+			// Extension header names first: next header 0 is "hop".
 			if n, ok := nameOf(ip6ExtHdrs, v); ok {
 				return n
 			}
+		}
+		if n, ok := nameOf(ipProtos, v); ok {
+			return n
 		}
 		return strconv.FormatUint(v, 10)
 	case KindProbability:

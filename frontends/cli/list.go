@@ -35,7 +35,10 @@ type ListOptions struct {
 // place of "counter" in rules that count.
 func List(rs *ir.Ruleset, opts ListOptions) string {
 	var b strings.Builder
-	for _, c := range rs.Chains {
+	for i, c := range rs.Chains {
+		if i > 0 {
+			b.WriteString("\n")
+		}
 		b.WriteString(ListChain(c, opts))
 	}
 	return b.String()
