@@ -11,9 +11,9 @@ import (
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
-// linkPinNames are the file names of an attachment's link pins: one
+// LinkPinNames returns the file names of an attachment's link pins: one
 // link, or IPv4 then IPv6 for netfilter hooks.
-func linkPinNames(h ir.Hook) []string {
+func LinkPinNames(h ir.Hook) []string {
 	if h.Flavour() == ir.FlavourNF {
 		return []string{"link_ipv4", "link_ipv6"}
 	}
@@ -38,9 +38,9 @@ func (a *Attachment) Pin(dir string) error {
 }
 
 func (a *Attachment) pinLinks(dir string) error {
-	for i, name := range linkPinNames(a.Hook) {
+	for i, name := range LinkPinNames(a.Hook) {
 		if i >= len(a.links) {
-			return fmt.Errorf("pin %s: %d links, expected %d", a.Hook, len(a.links), len(linkPinNames(a.Hook)))
+			return fmt.Errorf("pin %s: %d links, expected %d", a.Hook, len(a.links), len(LinkPinNames(a.Hook)))
 		}
 		if err := a.links[i].Pin(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("pin %s link: %w", a.Hook, err)
@@ -76,7 +76,7 @@ func LoadPinnedAttachment(dir string, hook ir.Hook, opts ir.HookOpts) (*Attachme
 		return nil, fmt.Errorf("load pinned attachment: invalid hook %s", hook)
 	}
 	a := &Attachment{Hook: hook, Opts: opts, pinDir: dir, netns: -1}
-	for _, name := range linkPinNames(hook) {
+	for _, name := range LinkPinNames(hook) {
 		l, err := link.LoadPinnedLink(filepath.Join(dir, name), nil)
 		if err != nil {
 			_ = a.Release() // nothing was changed; the load error is what matters
