@@ -71,3 +71,9 @@ func (b *builder) finish() (asm.Instructions, error) {
 	}
 	return b.insns, nil
 }
+
+// storeImmDW emits *(u64 *)(dst + off) = value (sign-extended imm32), which
+// asm.StoreImm does not build.
+func storeImmDW(dst asm.Register, off int16, value int32) asm.Instruction {
+	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: int64(value)}
+}

@@ -97,9 +97,9 @@ func (g *gen) emitLog(idx int, r *ir.Rule) error {
 		asm.StoreMem(asm.R1, logOffFlags, asm.R2, asm.Byte),
 	)
 	if g.fl != ir.FlavourCgroupSockAddr {
-		b.emit(asm.StoreImm(asm.R1, logOffPID, 0, asm.DWord))
+		b.emit(storeImmDW(asm.R1, logOffPID, 0))
 		for off := int16(0); off < 16; off += 8 {
-			b.emit(asm.StoreImm(asm.R1, logOffComm+off, 0, asm.DWord))
+			b.emit(storeImmDW(asm.R1, logOffComm+off, 0))
 		}
 	}
 	copyOrZero := func(dst, src int16, n int16, want bool) {
@@ -107,7 +107,7 @@ func (g *gen) emitLog(idx int, r *ir.Rule) error {
 			if want {
 				b.emit(asm.LoadMem(asm.R2, asm.R10, src+off, asm.DWord), asm.StoreMem(asm.R1, dst+off, asm.R2, asm.DWord))
 			} else {
-				b.emit(asm.StoreImm(asm.R1, dst+off, 0, asm.DWord))
+				b.emit(storeImmDW(asm.R1, dst+off, 0))
 			}
 		}
 	}

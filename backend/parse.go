@@ -19,7 +19,7 @@ var ipv6ExtHeaders = []int32{0, 43, 44, 51, 60}
 // is initialised whatever the parser found.
 func (g *gen) emitZeroBuffers() {
 	for off := int16(stackExt); off < stackEth+ethBufLen; off += 8 {
-		g.b.emit(asm.StoreImm(asm.R10, off, 0, asm.DWord))
+		g.b.emit(storeImmDW(asm.R10, off, 0))
 	}
 }
 
