@@ -123,15 +123,23 @@ func (p *parser) joined(t token) string {
 	}
 }
 
-// origin returns the IR origin of text starting at t and ending before
-// the next raw token.
-func (p *parser) origin(t token) ir.Origin {
-	end := p.toks[max(p.i-1, 0)].end
-	text := ""
-	if end > t.off && end <= len(p.src) {
-		text = strings.Join(strings.Fields(string(p.src[t.off:end])), " ")
+// origin returns the IR origin of the tokens from index start up to the
+// last consumed token; Text is those tokens as written, comments and line
+// breaks left out.
+func (p *parser) origin(start int) ir.Origin {
+	t := p.toks[start]
+	var b strings.Builder
+	for i := start; i < p.i && i < len(p.toks); i++ {
+		tk := p.toks[i]
+		if tk.kind == tNewline || tk.kind == tEOF {
+			continue
+		}
+		if tk.spaceBefore && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(tk.text)
 	}
-	return ir.Origin{Frontend: "cli", File: p.file, Line: t.pos.Line, Column: t.pos.Column, Text: text}
+	return ir.Origin{Frontend: "cli", File: p.file, Line: t.pos.Line, Column: t.pos.Column, Text: b.String()}
 }
 
 // parseRuleset parses chains until the end of the input.
@@ -163,7 +171,9 @@ var policies = []string{"ACCEPT", "DROP", "NEXT"}
 
 // parseChain parses a chain header, its sets and its rules.
 func (p *parser) parseChain() (*ir.Chain, error) {
-	kw := p.next() // "chain"
+	p.peek()
+	start := p.i
+	p.next() // "chain"
 	nameTok := p.next()
 	if nameTok.kind != tWord {
 		return nil, p.errf(nameTok, "expected a chain name after \"chain\", got %s", nameTok.describe())
@@ -202,7 +212,7 @@ func (p *parser) parseChain() (*ir.Chain, error) {
 		return nil, p.errf(polTok, "unknown chain policy %q%s", polTok.text, didYouMean(polTok.text, policies))
 	}
 	c.Policy = pol
-	c.Origin = ir.Origin{Frontend: "cli", File: p.file, Line: kw.pos.Line, Column: kw.pos.Column}
+	c.Origin = p.origin(start)
 	p.parseChainBody(c)
 	return c, nil
 }

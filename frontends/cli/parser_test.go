@@ -106,13 +106,14 @@ func TestParseIR(t *testing.T) {
 }
 
 func TestParseOrigins(t *testing.T) {
-	rs := mustParse(t, "# header\nchain c BF_HOOK_XDP ACCEPT\n  rule\n    ip4.proto tcp   # tcp only\n    DROP\n")
+	rs := mustParse(t, "# header\nchain c BF_HOOK_XDP ACCEPT # policy\n  rule\n    ip4.proto tcp   # tcp only\n    DROP\n")
 	c := rs.Chains[0]
-	if c.Origin.Line != 2 || c.Origin.Column != 1 || c.Origin.File != "test.bf" || c.Origin.Frontend != "cli" {
+	if c.Origin.Line != 2 || c.Origin.Column != 1 || c.Origin.File != "test.bf" || c.Origin.Frontend != "cli" ||
+		c.Origin.Text != "chain c BF_HOOK_XDP ACCEPT" {
 		t.Errorf("chain origin = %+v", c.Origin)
 	}
 	o := c.Rules[0].Origin
-	if o.Line != 3 || o.Column != 3 || o.Text != "rule ip4.proto tcp # tcp only DROP" {
+	if o.Line != 3 || o.Column != 3 || o.Text != "rule ip4.proto tcp DROP" {
 		t.Errorf("rule origin = %+v", o)
 	}
 }

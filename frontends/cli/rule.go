@@ -30,7 +30,9 @@ func isRuleKeyword(w string) bool {
 
 // parseRule parses "rule MATCHER... ACTION... VERDICT".
 func (p *parser) parseRule(st *chainState) (*ir.Rule, error) {
-	kw := p.next() // "rule"
+	p.peek()
+	start := p.i
+	p.next() // "rule"
 	r := &ir.Rule{}
 	h := st.chain.Hook
 	sawAction, sawLog, sawMark := false, false, false
@@ -69,7 +71,7 @@ func (p *parser) parseRule(st *chainState) (*ir.Rule, error) {
 				return nil, err
 			}
 			r.Verdict = v
-			r.Origin = p.origin(kw)
+			r.Origin = p.origin(start)
 			return r, nil
 		}
 		p.next()
