@@ -41,10 +41,7 @@ func (s *State) takesOver(e *entry) (*entry, bool) {
 // apply runs a plan: it records it as pending (standard mode), swaps it in,
 // commits. s.mu must be held.
 func (s *State) apply(p *plan) error {
-	for _, e := range p.add {
-		e.Gen = s.nextGen
-		s.nextGen++
-	}
+	s.assignGens(p)
 	if err := s.save(p); err != nil {
 		return err
 	}
@@ -58,9 +55,27 @@ func (s *State) apply(p *plan) error {
 	return s.commit(p)
 }
 
+// assignGens gives each new chain its pin directory: a chain that takes
+// over an attachment in place keeps the directory of the chain it replaces
+// (Replace re-pins there), any other gets a new one.
+func (s *State) assignGens(p *plan) {
+	for _, e := range p.add {
+		if old, over := s.takesOver(e); over {
+			e.Gen = old.Gen
+			continue
+		}
+		e.Gen = s.nextGen
+		s.nextGen++
+	}
+}
+
 // swap loads, attaches, replaces and pins the plan's chains. On failure
 // nothing of the plan is left in force.
 func (s *State) swap(p *plan) error {
+	over := map[*entry]bool{}
+	for _, e := range p.add {
+		_, over[e] = s.takesOver(e)
+	}
 	var loaded []*entry
 	cleanup := func() {
 		for _, e := range loaded {
@@ -68,7 +83,7 @@ func (s *State) swap(p *plan) error {
 				s.log.Warn("closing an abandoned chain", "chain", e.name(), "err", err)
 			}
 			e.prog = nil
-			if s.pinRoot != "" {
+			if s.pinRoot != "" && !over[e] {
 				os.RemoveAll(s.pinDir(e))
 			}
 		}
@@ -84,7 +99,7 @@ func (s *State) swap(p *plan) error {
 	}
 	s.crash("loaded")
 	for _, e := range p.add {
-		if _, over := s.takesOver(e); !e.Attached || over {
+		if !e.Attached || over[e] {
 			continue
 		}
 		err := s.inNetns(p, e.NetnsID, func() error { return e.prog.Attach(e.attachOpts()) })
@@ -94,21 +109,22 @@ func (s *State) swap(p *plan) error {
 		}
 	}
 	s.crash("attached")
+	// Offsets are computed before the swaps: Replace spends the old
+	// programs.
+	for _, e := range p.add {
+		s.carryCounters(e, over[e])
+	}
 	var replaced []*entry
 	rollback := func() {
 		for i := len(replaced) - 1; i >= 0; i-- {
-			e := replaced[i]
-			old := s.chains[e.name()]
-			if err := s.inNetns(p, old.NetnsID, func() error { return e.prog.Replace(old.prog) }); err != nil {
-				s.log.Error("rolling back a replaced chain", "chain", e.name(), "err", err)
-			}
+			s.swapBack(p, replaced[i])
 		}
 	}
 	for _, e := range p.add {
-		old, over := s.takesOver(e)
-		if !over {
+		if !over[e] {
 			continue
 		}
+		old := s.chains[e.name()]
 		if err := s.inNetns(p, old.NetnsID, func() error { return old.prog.Replace(e.prog) }); err != nil {
 			rollback()
 			cleanup()
@@ -117,11 +133,11 @@ func (s *State) swap(p *plan) error {
 		replaced = append(replaced, e)
 	}
 	s.crash("replaced")
-	for _, e := range p.add {
-		s.carryCounters(e)
-	}
 	if s.pinRoot != "" {
 		for _, e := range p.add {
+			if over[e] {
+				continue
+			}
 			dir := s.pinDir(e)
 			err := os.RemoveAll(dir)
 			if err == nil {
@@ -139,6 +155,27 @@ func (s *State) swap(p *plan) error {
 	}
 	s.crash("pinned")
 	return nil
+}
+
+// swapBack undoes a successful Replace of old by e: the old chain is
+// loaded again and swapped back in (the swap carries the counters back).
+func (s *State) swapBack(p *plan, e *entry) {
+	old := s.chains[e.name()]
+	fresh, err := s.loader.Load(old.Chain)
+	if err == nil {
+		err = s.inNetns(p, old.NetnsID, func() error { return e.prog.Replace(fresh) })
+		if err != nil {
+			fresh.Close()
+		}
+	}
+	if err != nil {
+		s.log.Error("rolling back a replaced chain failed; the new version stays in force", "chain", e.name(), "err", err)
+		// The kernel runs e's program: make the context say so.
+		old.Chain, old.prog = e.Chain, e.prog
+		e.prog = nil
+		return
+	}
+	old.prog = fresh
 }
 
 // commit installs the plan's chains in the context, saves it, and closes
@@ -168,14 +205,17 @@ func (s *State) commit(p *plan) error {
 	return nil
 }
 
-// closeEntry detaches (unless a replacement took the attachment), unloads
-// and unpins an entry's program.
+// closeEntry detaches, unloads and unpins an entry's program. The pin
+// directory is kept when a successor took it over.
 func (s *State) closeEntry(e *entry) {
 	if e.prog != nil {
 		if err := e.prog.Close(); err != nil {
 			s.log.Warn("closing chain", "chain", e.name(), "err", err)
 		}
 		e.prog = nil
+	}
+	if cur := s.chains[e.name()]; cur != nil && cur.Gen == e.Gen {
+		return
 	}
 	if s.pinRoot != "" {
 		if err := os.RemoveAll(s.pinDir(e)); err != nil {

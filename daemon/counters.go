@@ -7,12 +7,14 @@ import (
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
-// Counters survive updates through an offset table, not by writing into the
-// new program's counter map: when a program replaces another, the old
-// program's final counts for the rules that did not change are stored in
-// the new entry's Offsets (persisted with the context) and added to what the
-// kernel reports. The old program's counters are read after the swap, when
-// it no longer sees packets, so no count is lost.
+// Counters survive updates in two ways. When a new program takes over an
+// attachment in place (chain update, update-set, set on the same hook), the
+// engine's Replace copies the kernel counters of unchanged rules, the policy
+// and the errors into the new program's counter map before the swap. When a
+// chain is re-created elsewhere (chain attach of a loaded chain), the old
+// program's counts are stored in the new entry's Offsets (persisted with the
+// context) and added to what the kernel reports. Offsets follow the same
+// rule mapping through later in-place replacements.
 
 // counters returns an entry's counters: the kernel's plus the offsets.
 func (e *entry) counters() (proto.Counters, error) {
@@ -37,52 +39,51 @@ func (e *entry) counters() (proto.Counters, error) {
 }
 
 // carryCounters fills e.Offsets from the chain e replaces, following
-// e.carry. s.mu must be held; the old program must still be loaded.
-func (s *State) carryCounters(e *entry) {
-	if e.carry == nil {
-		return
-	}
+// e.carry. When e takes over the attachment in place (over), Replace carries
+// the kernel counts itself and only the old offsets move; otherwise the old
+// program's counts, offsets included, become e's offsets. s.mu must be
+// held; the old program must still be loaded.
+func (s *State) carryCounters(e *entry, over bool) {
 	old := s.chains[e.name()]
 	if old == nil || old.prog == nil {
 		return
 	}
-	oc, err := old.counters()
-	if err != nil {
-		s.log.Warn("reading counters to carry over; they restart at zero", "chain", e.name(), "err", err)
+	carry, policy, errs := e.carry, e.carryPolicy, e.carryErrors
+	if over && carry == nil {
+		// Replace carries counters of unchanged rules; so do offsets.
+		carry, policy, errs = matchRules(old.Chain, e.Chain), true, true
+	}
+	if carry == nil {
 		return
 	}
+	oc := old.Offsets
+	if !over {
+		var err error
+		if oc, err = old.counters(); err != nil {
+			s.log.Warn("reading counters to carry over; they restart at zero", "chain", e.name(), "err", err)
+			return
+		}
+	}
 	e.Offsets = proto.Counters{Rules: make([]proto.Counter, len(e.Chain.Rules))}
-	for j, i := range e.carry {
+	for j, i := range carry {
 		if i >= 0 && i < len(oc.Rules) && j < len(e.Offsets.Rules) {
 			e.Offsets.Rules[j] = oc.Rules[i]
 		}
 	}
-	if e.carryPolicy {
+	if policy {
 		e.Offsets.Policy = oc.Policy
 	}
-	if e.carryErrors {
+	if errs {
 		e.Offsets.Errors = oc.Errors
 	}
 }
 
-// ruleKey is a rule's identity for counter carry-over: everything but its
-// origin, with the content of the sets it reads.
-func ruleKey(c *ir.Chain, r *ir.Rule) string {
-	type key struct {
-		Rule ir.Rule
-		Sets []*ir.Set
-	}
-	k := key{Rule: *r}
-	k.Rule.Origin = ir.Origin{}
-	for _, m := range r.Matches {
-		if m.Op == ir.OpIn {
-			if st := c.Set(m.Set); st != nil {
-				cp := *st
-				cp.Name = ""
-				k.Sets = append(k.Sets, &cp)
-			}
-		}
-	}
+// ruleKey is a rule's identity for counter carry-over: its matches,
+// actions and verdict, not its origin (the engine's Replace uses the same
+// identity). A rule reading a set whose content changed keeps its counters.
+func ruleKey(r *ir.Rule) string {
+	k := *r
+	k.Origin = ir.Origin{}
 	b, err := json.Marshal(k)
 	if err != nil {
 		return ""
@@ -96,12 +97,12 @@ func ruleKey(c *ir.Chain, r *ir.Rule) string {
 func matchRules(prev, next *ir.Chain) []int {
 	pool := map[string][]int{}
 	for i, r := range prev.Rules {
-		k := ruleKey(prev, r)
+		k := ruleKey(r)
 		pool[k] = append(pool[k], i)
 	}
 	out := make([]int, len(next.Rules))
 	for j, r := range next.Rules {
-		k := ruleKey(next, r)
+		k := ruleKey(r)
 		if q := pool[k]; len(q) > 0 && k != "" {
 			out[j] = q[0]
 			pool[k] = q[1:]

@@ -48,6 +48,8 @@ type fakeProg struct {
 	counters proto.Counters
 	logs     chan proto.LogEntry
 	closed   bool
+	spent    bool
+	pinDir   string
 }
 
 func newFakeKernel() *fakeKernel {
@@ -88,6 +90,7 @@ func (k *fakeKernel) Restore(dir string, c *ir.Chain) (Program, error) {
 		return nil, fmt.Errorf("restore: pinned program %d runs another chain", id)
 	}
 	p.link = nil
+	p.pinDir = dir
 	if lid, err := readID(filepath.Join(dir, "link")); err == nil {
 		p.link = k.links[lid]
 	}
@@ -141,11 +144,28 @@ func (p *fakeProg) Replace(next Program) error {
 	if err := k.failReplace[n.chain.Name]; err != nil {
 		return err
 	}
-	if p.link == nil {
-		return errors.New("replace: program is not attached")
+	if p.spent || p.closed || n.link != nil || n.pinDir != "" {
+		return errors.New("replace: bad state")
 	}
-	l := p.link
-	l.prog, n.link, p.link = n, l, nil
+	// Carry counters as the engine does.
+	for j, i := range matchRules(p.chain, n.chain) {
+		if i >= 0 {
+			n.counters.Rules[j] = p.counters.Rules[i]
+		}
+	}
+	n.counters.Policy, n.counters.Errors = p.counters.Policy, p.counters.Errors
+	if p.link != nil {
+		p.link.prog = n
+		n.link, p.link = p.link, nil
+	}
+	if p.pinDir != "" {
+		if err := os.WriteFile(filepath.Join(p.pinDir, "prog"), []byte(strconv.Itoa(n.id)), 0o600); err != nil {
+			return err
+		}
+		n.pinDir, p.pinDir = p.pinDir, ""
+	}
+	p.spent = true
+	delete(k.progs, p.id)
 	return nil
 }
 
@@ -177,6 +197,7 @@ func (p *fakeProg) Pin(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "prog"), []byte(strconv.Itoa(p.id)), 0o600); err != nil {
 		return err
 	}
+	p.pinDir = dir
 	if p.link != nil {
 		return os.WriteFile(filepath.Join(dir, "link"), []byte(strconv.Itoa(p.link.id)), 0o600)
 	}
@@ -187,6 +208,14 @@ func (p *fakeProg) Close() error {
 	k := p.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if p.spent {
+		return nil
+	}
+	if p.pinDir != "" {
+		os.Remove(filepath.Join(p.pinDir, "prog"))
+		os.Remove(filepath.Join(p.pinDir, "link"))
+		p.pinDir = ""
+	}
 	if p.link != nil && p.link.prog == p {
 		delete(k.attached, p.link.key)
 		delete(k.links, p.link.id)
@@ -289,8 +318,8 @@ func (p *fakePeer) InNetns(fn func() error) error {
 	}()
 	return fn()
 }
-func (p *fakePeer) NetnsID() uint64                { return p.netns }
-func (p *fakePeer) HostPath(s string) string       { return filepath.Join(p.root, filepath.Clean("/"+s)) }
+func (p *fakePeer) NetnsID() uint64          { return p.netns }
+func (p *fakePeer) HostPath(s string) string { return filepath.Join(p.root, filepath.Clean("/"+s)) }
 func (p *fakePeer) LookupIface(name string, idx uint32) (uint32, error) {
 	for n, i := range p.ifaces {
 		if (name != "" && n == name) || (name == "" && i == idx) {

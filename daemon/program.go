@@ -14,8 +14,13 @@ type Program interface {
 	// resolved values (an ifindex, a cgroup path the daemon can open). It
 	// runs on a thread inside the target network namespace.
 	Attach(opts ir.HookOpts) error
-	// Replace atomically moves the receiver's attachment to next. The
-	// receiver stays loaded (its counters readable) until Close.
+	// Replace atomically swaps next's program into the receiver's
+	// attachment (next must be loaded only) and carries the kernel counters
+	// of unchanged rules, the policy and the errors into next. When the
+	// receiver is pinned, next's objects take over its pin directory. On
+	// success next holds the attachment and the pins, and the receiver is
+	// spent: its old program is unloaded and Close on it does nothing. On
+	// failure nothing changed.
 	Replace(next Program) error
 	// Counters reads the kernel counters.
 	Counters() (proto.Counters, error)
@@ -23,8 +28,7 @@ type Program interface {
 	ReadLogs(ctx context.Context, fn func(proto.LogEntry)) error
 	// Pin pins every object of the program under dir.
 	Pin(dir string) error
-	// Close detaches (unless Replace moved the attachment away), unloads and
-	// unpins.
+	// Close detaches, unloads and unpins (nothing once spent by Replace).
 	Close() error
 	// Release closes the daemon's handles and leaves the kernel objects as
 	// they are: attached and pinned objects stay in force. Used when a

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/bpfilter-go/bpfilter/ir"
 )
 
 // Restore loads the saved context and re-opens the pinned objects of every
@@ -26,7 +28,7 @@ func (s *State) Restore() error {
 	}
 	var restored []*entry
 	for _, e := range sc.Chains {
-		prog, err := s.loader.Restore(s.pinDir(e), e.Chain)
+		prog, err := s.restoreEntry(e, sc.Pending)
 		if err != nil {
 			for _, r := range restored {
 				r.prog.Release()
@@ -48,13 +50,45 @@ func (s *State) Restore() error {
 	return nil
 }
 
+// restoreEntry re-opens the pins of e, in the network namespace it was
+// attached in. When an interrupted update had already swapped a successor
+// into e's pin directory, the successor is what is pinned (and in force):
+// e then becomes that successor.
+func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
+	restore := func(c *ir.Chain) (prog Program, err error) {
+		err = s.ns.InNetnsID(e.NetnsID, func() error {
+			prog, err = s.loader.Restore(s.pinDir(e), c)
+			return err
+		})
+		return prog, err
+	}
+	prog, err := restore(e.Chain)
+	if err == nil || pending == nil {
+		return prog, err
+	}
+	for _, n := range pending.Add {
+		if n.name() != e.name() || n.Gen != e.Gen {
+			continue
+		}
+		if p2, err2 := restore(n.Chain); err2 == nil {
+			s.log.Info("the interrupted update had already replaced the chain", "chain", e.name())
+			e.Chain, e.Offsets = n.Chain.Clone(), n.Offsets
+			return p2, nil
+		}
+	}
+	return nil, err
+}
+
 // finishPending applies an update the previous daemon did not commit. If
 // that fails, the committed chains it touched are loaded again from their
 // IR and swapped in, so the committed version is the one in force.
 func (s *State) finishPending(pp *pendingPlan) {
 	for _, e := range pp.Add {
-		// Objects of the interrupted attempt: drop them, links included.
-		os.RemoveAll(s.pinDir(e))
+		// Objects of the interrupted attempt: drop them, links included
+		// (not the directory shared with the chain e replaces in place).
+		if old := s.chains[e.name()]; old == nil || old.Gen != e.Gen {
+			os.RemoveAll(s.pinDir(e))
+		}
 	}
 	p := &plan{front: pp.Front, add: pp.Add, remove: pp.Remove}
 	err := s.swap(p)

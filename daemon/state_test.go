@@ -196,7 +196,7 @@ func TestRulesetSetIsAtomic(t *testing.T) {
 			if err := ts.RulesetSet("cli", parseRS(t, next), ts.peer, false); err == nil || !strings.Contains(err.Error(), "injected") {
 				t.Fatalf("want the injected failure, got %v", err)
 			}
-			if ts.k.inForce("BF_HOOK_XDP{ifindex=2}") != oldA || ts.k.inForce("BF_HOOK_TC_INGRESS{ifindex=2}") != oldB {
+			if !sameRules(ts.k.inForce("BF_HOOK_XDP{ifindex=2}"), oldA) || !sameRules(ts.k.inForce("BF_HOOK_TC_INGRESS{ifindex=2}"), oldB) {
 				t.Fatal("old ruleset no longer in force")
 			}
 			if ts.k.inForce("BF_HOOK_XDP{ifindex=3}") != nil {
