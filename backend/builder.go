@@ -9,20 +9,36 @@ import (
 // builder accumulates instructions and resolves labels. A label names the
 // next emitted instruction; several labels on one instruction are aliased
 // to the first, because an asm.Instruction carries a single symbol.
+//
+// The builder also drops unreachable code, which the verifier refuses:
+// after an unconditional jump or an exit, instructions are discarded until
+// a label that some emitted jump refers to. Code generation only jumps
+// forward, so a label's references are all known when it is placed.
 type builder struct {
 	insns   asm.Instructions
 	pending string
 	alias   map[string]string
+	refs    map[string]int
 	source  fmt.Stringer
 	nlabel  int
+	dead    bool
 }
 
-func newBuilder() *builder { return &builder{alias: map[string]string{}} }
+func newBuilder() *builder { return &builder{alias: map[string]string{}, refs: map[string]int{}} }
 
 // emit appends instructions, attaching a pending label and source comment
 // to the first one.
 func (b *builder) emit(ins ...asm.Instruction) {
 	for _, in := range ins {
+		if b.dead {
+			continue
+		}
+		if ref := in.Reference(); ref != "" {
+			b.refs[ref]++
+		}
+		if op := in.OpCode.JumpOp(); in.OpCode.Class().IsJump() && (op == asm.Ja || op == asm.Exit) {
+			b.dead = true
+		}
 		if b.pending != "" {
 			in = in.WithSymbol(b.pending)
 			b.pending = ""
@@ -37,6 +53,12 @@ func (b *builder) emit(ins ...asm.Instruction) {
 
 // label names the next emitted instruction.
 func (b *builder) label(name string) {
+	if b.dead {
+		if b.refs[name] == 0 {
+			return
+		}
+		b.dead = false
+	}
 	if b.pending != "" {
 		b.alias[name] = b.pending
 		return
@@ -57,7 +79,7 @@ func (b *builder) fresh(prefix string) string {
 
 // finish resolves aliased labels and returns the instructions.
 func (b *builder) finish() (asm.Instructions, error) {
-	if b.pending != "" {
+	if b.pending != "" && !b.dead {
 		return nil, fmt.Errorf("label %q has no instruction", b.pending)
 	}
 	for i := range b.insns {

@@ -123,7 +123,7 @@ func (l *loaded) run(tb testing.TB, p testPacket) uint32 {
 	}
 	ret, err := l.coll.Programs[ProgramName].Run(opts)
 	if err != nil {
-		tb.Fatalf("test run on %s: %v", l.chain.Hook, err)
+		tb.Fatalf("test run on %s: packet % x: %v", l.chain.Hook, p.frame, err)
 	}
 	return ret
 }
