@@ -316,7 +316,12 @@ const maxJumpDepth = 32
 // Eval runs packet p through chain c of ruleset rs (rs may be nil when the
 // chain has no JUMP/GOTO) and returns the verdict the kernel program must
 // produce.
+//
+// A mark written by a matching rule is what meta.mark (and sets keyed on
+// it) read in later rules, as skb->mark is in the kernel.
 func Eval(rs *Ruleset, c *Chain, p *Packet) Result {
+	own := *p // evalChain updates Mark
+	p = &own
 	pp := Parse(p)
 	res := Result{ParseError: pp.Err != nil}
 	v, chain, idx, done := evalChain(rs, c, p, &pp, &res, 0)
@@ -339,6 +344,7 @@ func evalChain(rs *Ruleset, c *Chain, p *Packet, pp *Parsed, res *Result, depth 
 		if r.Mark != nil {
 			m := *r.Mark
 			res.Mark = &m
+			p.Mark = m
 		}
 		switch r.Verdict.Kind {
 		case Continue:
