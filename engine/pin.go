@@ -169,4 +169,3 @@ func Restore(dir string, c *ir.Chain, opts Options) (*Chain, error) {
 	}
 	return ch, nil
 }
-
