@@ -61,9 +61,8 @@ func (s *State) resolveAttach(e *entry, peer Peer) error {
 		}
 		o.Ifindex, o.Iface = idx, ""
 	case ir.FlavourNF:
-		if o.Priorities == [2]int32{} {
-			return errorf(proto.EINVAL, "chain %s: %s needs priorities=A-B to be attached", c.Name, c.Hook)
-		}
+		// Without priorities the engine uses bpf.DefaultNFPriorities;
+		// attachKeys accounts for that.
 	case ir.FlavourCgroupSkb, ir.FlavourCgroupSockAddr:
 		host := peer.HostPath(o.CgroupPath)
 		var st unix.Stat_t

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bpfilter-go/bpfilter/bpf"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -130,7 +131,7 @@ func attachKeys(c *ir.Chain, netns uint64, cgroupIno uint64) []string {
 	case ir.FlavourXDP, ir.FlavourTC:
 		return []string{fmt.Sprintf("%s/netns:%d/ifindex:%d", h, netns, c.HookOpts.Ifindex)}
 	case ir.FlavourNF:
-		p := c.HookOpts.Priorities
+		p := bpf.NFPriorities(c.HookOpts)
 		return []string{
 			fmt.Sprintf("%s/netns:%d/priority:%d", h, netns, p[0]),
 			fmt.Sprintf("%s/netns:%d/priority:%d", h, netns, p[1]),
