@@ -1,0 +1,70 @@
+package optimizer
+
+import (
+	"fmt"
+
+	"github.com/bpfilter-go/bpfilter/ir"
+)
+
+// Build plans chain c. It is pure and deterministic: the same chain and
+// options give the same plan. The chain must be valid (ir.Chain.Validate).
+func Build(c *ir.Chain, opts Options) (*Plan, error) {
+	if c == nil {
+		return nil, fmt.Errorf("optimizer: nil chain")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
+	}
+	fps := make([]string, len(c.Rules))
+	for i, r := range c.Rules {
+		fps[i] = fingerprint(r)
+	}
+	infos, _, idCap, err := assignIDs(fps, opts.Previous)
+	if err != nil {
+		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
+	}
+	srs := make([]*shapeRule, len(c.Rules))
+	why := make([]string, len(c.Rules))
+	for i, r := range c.Rules {
+		if opts.Linear {
+			why[i] = "classification disabled"
+			continue
+		}
+		srs[i], why[i] = classify(c, r)
+	}
+	segs := segmentRules(srs, opts.maxTables())
+	// Marking over-budget rules linear only splits lookup segments, which
+	// can only shrink the others' class counts; the loop is bounded by the
+	// rule count and ends after one more round in practice.
+	for checkReplication(srs, why, segs, opts.maxReplication()) {
+		segs = segmentRules(srs, opts.maxTables())
+	}
+	var prevSegs []Segment
+	if opts.Previous != nil {
+		prevSegs = opts.Previous.Segments
+	}
+	for si := range segs {
+		s := &segs[si]
+		for i := s.First; i < s.End; i++ {
+			infos[i].Segment = si
+			infos[i].Classified = s.Kind == SegLookup
+			if s.Kind == SegLinear {
+				infos[i].Why = why[i]
+			}
+		}
+		if s.Kind == SegLookup {
+			var prev *Segment
+			if si < len(prevSegs) && prevSegs[si].Kind == SegLookup {
+				prev = &prevSegs[si]
+			}
+			buildTables(c, srs, infos, s, opts, prev)
+		}
+	}
+	p := &Plan{Chain: c, Segments: segs, Rules: infos, IDCap: idCap, fingerprints: fps}
+	p.byID = make(map[uint32]int, len(infos))
+	for i, ri := range infos {
+		p.byID[ri.ID] = i
+	}
+	p.Stats = computeStats(p)
+	return p, nil
+}

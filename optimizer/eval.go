@@ -1,0 +1,214 @@
+package optimizer
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/bpfilter-go/bpfilter/ir"
+)
+
+// tableIndex is the Go form of a table's map, for Eval.
+type tableIndex struct {
+	// byLen maps a prefix length to key → value; lens are sorted longest
+	// first (hash tables have one length).
+	byLen map[int]map[string]Value
+	lens  []int
+}
+
+// evalIndex holds a plan's tables as Go maps, built on first Eval.
+type evalIndex struct {
+	once sync.Once
+	ix   [][]tableIndex
+}
+
+func (p *Plan) indexes() [][]tableIndex {
+	p.eval.once.Do(func() { p.eval.ix = buildIndexes(p) })
+	return p.eval.ix
+}
+
+func buildIndexes(p *Plan) [][]tableIndex {
+	out := make([][]tableIndex, len(p.Segments))
+	for si, s := range p.Segments {
+		out[si] = make([]tableIndex, len(s.Tables))
+		for ti, t := range s.Tables {
+			ix := tableIndex{byLen: map[int]map[string]Value{}}
+			for _, e := range t.Entries {
+				m := ix.byLen[e.PrefixLen]
+				if m == nil {
+					m = map[string]Value{}
+					ix.byLen[e.PrefixLen] = m
+					ix.lens = append(ix.lens, e.PrefixLen)
+				}
+				m[string(e.Key)] = e.Value
+			}
+			sort.Sort(sort.Reverse(sort.IntSlice(ix.lens)))
+			out[si][ti] = ix
+		}
+	}
+	return out
+}
+
+// Eval evaluates packet p with the plan, as the generated program would:
+// linear segments rule by rule, lookup segments by one lookup per table
+// and the smallest priority. The result must equal ir.Eval(nil, p.Chain, p).
+func (p *Plan) Eval(pkt *ir.Packet) ir.Result { return p.EvalRuleset(nil, pkt) }
+
+// EvalRuleset is Eval for a chain whose rules JUMP or GOTO user chains of
+// rs (those are evaluated rule by rule).
+func (p *Plan) EvalRuleset(rs *ir.Ruleset, pkt *ir.Packet) ir.Result {
+	c := p.Chain
+	own := *pkt // a mark action changes what later meta.mark matches read
+	pkt = &own
+	pp := ir.Parse(pkt)
+	res := ir.Result{ParseError: pp.Err != nil}
+	ix := p.indexes()
+	for si := range p.Segments {
+		s := &p.Segments[si]
+		if s.Kind == SegLinear {
+			for i := s.First; i < s.End; i++ {
+				if v, ch, idx, done := stepRule(rs, c, i, pkt, &pp, &res, 0); done {
+					return finish(c, &res, v, ch, idx)
+				}
+			}
+			continue
+		}
+		best, hit := lookupSegment(s, ix[si], pkt, &pp)
+		if !hit {
+			continue
+		}
+		i, ok := p.byID[best.ID]
+		if !ok {
+			continue
+		}
+		r := c.Rules[i]
+		res.Hits = append(res.Hits, ir.Hit{Chain: c.Name, Rule: i})
+		if r.Mark != nil {
+			m := *r.Mark
+			res.Mark = &m
+			pkt.Mark = m
+		}
+		return finish(c, &res, r.Verdict, c.Name, i)
+	}
+	return finish(c, &res, c.Policy, c.Name, -1)
+}
+
+func finish(c *ir.Chain, res *ir.Result, v ir.Verdict, chain string, idx int) ir.Result {
+	if v.Kind == ir.Return {
+		v, chain, idx = c.Policy, c.Name, -1
+	}
+	res.Verdict, res.Chain, res.Rule = v, chain, idx
+	return *res
+}
+
+// lookupSegment runs the segment's lookups and returns the hit with the
+// smallest priority.
+func lookupSegment(s *Segment, ix []tableIndex, pkt *ir.Packet, pp *ir.Parsed) (Value, bool) {
+	classes := make([]int, len(s.Classes)) // class id, -1 when the field is absent
+	for ci := range s.Classes {
+		v, ok := ir.FieldValue(s.Classes[ci].Field, pkt, pp)
+		classes[ci] = -1
+		if ok {
+			classes[ci] = int(s.Classes[ci].Class(uint32(ir.Uint(v))))
+		}
+	}
+	var best Value
+	hit := false
+	for ti := range s.Tables {
+		t := &s.Tables[ti]
+		key, ok := packetKey(t, classes, pkt, pp)
+		if !ok {
+			continue
+		}
+		for _, l := range ix[ti].lens {
+			k := key
+			if t.Kind == TableLPM {
+				k = and(key, ir.PrefixMask(l, t.KeySize))
+			}
+			if v, ok := ix[ti].byLen[l][string(k)]; ok {
+				if !hit || v.Prio < best.Prio {
+					best, hit = v, true
+				}
+				break
+			}
+		}
+	}
+	return best, hit
+}
+
+// packetKey builds a table's lookup key from the packet; false when a key
+// field is missing.
+func packetKey(t *Table, classes []int, pkt *ir.Packet, pp *ir.Parsed) ([]byte, bool) {
+	key := make([]byte, 0, t.KeySize)
+	for _, kp := range t.Key {
+		if kp.Class >= 0 {
+			c := classes[kp.Class]
+			if c < 0 {
+				return nil, false
+			}
+			key = append(key, byte(c>>8), byte(c))
+			continue
+		}
+		v, ok := ir.FieldValue(kp.Field, pkt, pp)
+		if !ok || len(v) != kp.Width {
+			return nil, false
+		}
+		if kp.Mask != nil {
+			v = and(v, kp.Mask)
+		}
+		key = append(key, v...)
+	}
+	return key, true
+}
+
+// maxJumpDepth bounds JUMP nesting as ir.Eval does.
+const maxJumpDepth = 32
+
+// stepRule evaluates rule i of chain c rule-by-rule (the linear code the
+// backend generates), with ir.Eval's semantics for actions, CONTINUE and
+// JUMP/GOTO. done reports a decision.
+func stepRule(rs *ir.Ruleset, c *ir.Chain, i int, pkt *ir.Packet, pp *ir.Parsed, res *ir.Result, depth int) (ir.Verdict, string, int, bool) {
+	r := c.Rules[i]
+	if !ir.RuleMatches(c, r, pkt, pp) {
+		return ir.Verdict{}, "", 0, false
+	}
+	res.Hits = append(res.Hits, ir.Hit{Chain: c.Name, Rule: i})
+	if r.Mark != nil {
+		m := *r.Mark
+		res.Mark = &m
+		pkt.Mark = m
+	}
+	switch r.Verdict.Kind {
+	case ir.Continue:
+		return ir.Verdict{}, "", 0, false
+	case ir.Jump, ir.Goto:
+		var t *ir.Chain
+		if rs != nil {
+			t = rs.Chain(r.Verdict.Chain)
+		}
+		if t == nil || depth >= maxJumpDepth {
+			return ir.Verdict{Kind: ir.Drop}, c.Name, i, true
+		}
+		v, ch, idx, done := walkChain(rs, t, pkt, pp, res, depth+1)
+		if r.Verdict.Kind == ir.Goto {
+			if !done {
+				return ir.Verdict{Kind: ir.Return}, t.Name, -1, true
+			}
+			return v, ch, idx, true
+		}
+		if done && v.Kind != ir.Return {
+			return v, ch, idx, true
+		}
+		return ir.Verdict{}, "", 0, false
+	}
+	return r.Verdict, c.Name, i, true
+}
+
+// walkChain evaluates a user chain rule by rule.
+func walkChain(rs *ir.Ruleset, c *ir.Chain, pkt *ir.Packet, pp *ir.Parsed, res *ir.Result, depth int) (ir.Verdict, string, int, bool) {
+	for i := range c.Rules {
+		if v, ch, idx, done := stepRule(rs, c, i, pkt, pp, res, depth); done {
+			return v, ch, idx, true
+		}
+	}
+	return ir.Verdict{}, "", 0, false
+}

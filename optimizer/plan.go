@@ -1,0 +1,225 @@
+package optimizer
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/bpfilter-go/bpfilter/ir"
+)
+
+// Plan is the optimised form of one chain, as data the code generator
+// consumes directly: segments evaluated in order, each either linear rules
+// or a set of lookup tables.
+type Plan struct {
+	// Chain is the chain the plan was built from (not copied: callers must
+	// not modify it while the plan is in use).
+	Chain *ir.Chain
+	// Segments cover the chain's rules in order, without gaps.
+	Segments []Segment
+	// Rules has one entry per rule of Chain, by rule index.
+	Rules []RuleInfo
+	// IDCap is the number of rule counter slots: every rule ID is below
+	// it. The counter map holds IDCap rule slots, then the policy slot
+	// (IDCap) and the parse-error slot (IDCap+1). A plan built without
+	// Options.Previous has IDCap == len(Rules) and ID == rule index, which
+	// is the backend's counter contract.
+	IDCap uint32
+	// Stats summarises the strategy picked (tests, --verbose).
+	Stats Stats
+
+	// fingerprints identify rules across builds (see fingerprint).
+	fingerprints []string
+	// byID maps a rule ID to its rule index.
+	byID map[uint32]int
+	// eval is the Go form of the tables, for Eval.
+	eval evalIndex
+}
+
+// RuleInfo is what the plan knows about one rule.
+type RuleInfo struct {
+	// ID is the rule's stable identity: its counter slot and the index of
+	// its action in the dispatch. It survives rebuilds while the rule is
+	// unchanged (Options.Previous).
+	ID uint32
+	// Prio orders the rules of the chain: a lower value is an earlier
+	// rule. Lookup entries carry it so the smallest hit is the first
+	// matching rule.
+	Prio uint32
+	// Segment is the index of the segment holding the rule.
+	Segment int
+	// Classified is true when the rule lives in lookup tables.
+	Classified bool
+	// Why tells, for a linear rule, why it was not classified.
+	Why string
+}
+
+// SegmentKind tells how a segment is evaluated.
+type SegmentKind uint8
+
+// Segment kinds.
+const (
+	// SegLinear: rules are compiled one after the other.
+	SegLinear SegmentKind = iota
+	// SegLookup: one lookup per table, the smallest priority hit decides.
+	SegLookup
+)
+
+// String returns "linear" or "lookup".
+func (k SegmentKind) String() string {
+	if k == SegLookup {
+		return "lookup"
+	}
+	return "linear"
+}
+
+// Segment is a run of consecutive rules [First, End).
+type Segment struct {
+	Kind  SegmentKind
+	First int
+	End   int
+	// Classes are the range fields of a lookup segment: each maps a
+	// field value to a class id used as a key part (KeyPart.Class).
+	Classes []ClassMap
+	// Tables are the lookup tables, sorted by shape.
+	Tables []Table
+}
+
+// TableKind is the map type of a lookup table.
+type TableKind uint8
+
+// Table kinds.
+const (
+	// TableHash is a BPF_MAP_TYPE_HASH keyed by the concatenated masked
+	// key parts.
+	TableHash TableKind = iota
+	// TableLPM is a BPF_MAP_TYPE_LPM_TRIE: the key is a u32 prefix length
+	// (host order, KeySize*8 at lookup) followed by the key parts; the
+	// last part is the variable-length prefix.
+	TableLPM
+	// TableAlways has no key: its single entry matches every packet (rules
+	// without matches). No lookup is needed.
+	TableAlways
+)
+
+var tableKindNames = [...]string{TableHash: "hash", TableLPM: "lpm", TableAlways: "always"}
+
+// String returns the kind's name.
+func (k TableKind) String() string {
+	if int(k) < len(tableKindNames) {
+		return tableKindNames[k]
+	}
+	return fmt.Sprintf("table(%d)", uint8(k))
+}
+
+// Table is one shape of a lookup segment.
+type Table struct {
+	Kind TableKind
+	// Key is the key layout; parts are contiguous from offset 0.
+	Key     []KeyPart
+	KeySize int
+	// Entries are sorted by key then prefix length; at most one per
+	// (key, prefix length).
+	Entries []Entry
+	// Capacity is the map's max_entries (>= len(Entries)), with headroom
+	// for incremental updates.
+	Capacity int
+	// Inline asks the backend to compile the entries as compares rather
+	// than a map (small tables; their entries are then code).
+	Inline bool
+	// Shape is the table's canonical shape string (stable across builds).
+	Shape string
+}
+
+// KeyPart is one component of a table key.
+type KeyPart struct {
+	// Field is read from the packet (ir.FieldValue semantics: a missing
+	// field means the table cannot match).
+	Field ir.Field
+	// Offset and Width locate the part in the key.
+	Offset int
+	Width  int
+	// Mask is ANDed with the field value (nil: no mask). Unused for
+	// class and prefix parts.
+	Mask []byte
+	// Class >= 0: the part is the 2-byte big-endian class id of the field
+	// value in Segment.Classes[Class]; -1 otherwise.
+	Class int
+	// Prefix marks the variable-length part of an LPM key (always last).
+	Prefix bool
+}
+
+// Entry is one map entry: Key bytes to Value. PrefixLen is the number of
+// leading key bits that must match (KeySize*8 for hash tables).
+type Entry struct {
+	Key       []byte
+	PrefixLen int
+	Value     Value
+}
+
+// ValueSize is the byte size of an encoded Value.
+const ValueSize = 8
+
+// Value is what a lookup returns: the priority of the first rule the key
+// selects and that rule's ID.
+type Value struct {
+	Prio uint32
+	ID   uint32
+}
+
+// Native encodes the value as the BPF map value: {u32 prio; u32 id} in host
+// byte order.
+func (v Value) Native() []byte {
+	b := make([]byte, ValueSize)
+	binary.NativeEndian.PutUint32(b, v.Prio)
+	binary.NativeEndian.PutUint32(b[4:], v.ID)
+	return b
+}
+
+// ClassWidth is the byte width of a class id in a key.
+const ClassWidth = 2
+
+// ClassMap splits the value domain of a range field (at most 16 bits wide)
+// into elementary intervals: class i is [Starts[i], Starts[i+1]-1] (the last
+// class ends at the domain's maximum). Every range of the segment is a union
+// of whole classes.
+type ClassMap struct {
+	Field  ir.Field
+	Starts []uint32
+}
+
+// Class returns the class id of value v.
+func (m *ClassMap) Class(v uint32) uint16 {
+	lo, hi := 0, len(m.Starts)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if m.Starts[mid] <= v {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return uint16(lo - 1)
+}
+
+// DomainSize is the number of values of the field (the array map size).
+func (m *ClassMap) DomainSize() int { return 1 << (8 * m.Field.Width()) }
+
+// Array returns the class of every value of the domain, the contents of the
+// BPF_MAP_TYPE_ARRAY the backend looks the field value up in.
+func (m *ClassMap) Array() []uint16 {
+	out := make([]uint16, m.DomainSize())
+	c := 0
+	for v := range out {
+		for c+1 < len(m.Starts) && uint32(v) >= m.Starts[c+1] {
+			c++
+		}
+		out[v] = uint16(c)
+	}
+	return out
+}
+
+// RuleByID returns the index of the rule with the given ID.
+func (p *Plan) RuleByID(id uint32) (int, bool) {
+	i, ok := p.byID[id]
+	return i, ok
+}

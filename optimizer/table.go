@@ -1,0 +1,266 @@
+package optimizer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+
+	"github.com/bpfilter-go/bpfilter/ir"
+)
+
+// tableBuilder collects the entries of one shape.
+type tableBuilder struct {
+	t     Table
+	plens map[int]bool // prefix lengths of the variable part
+	// best maps (key, prefix length) to the entry index in t.Entries.
+	best map[string]int
+}
+
+// entryID is the dedup key of an entry.
+func entryID(key []byte, plen int) string {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], uint16(plen))
+	return string(b[:]) + string(key)
+}
+
+// buildTables groups the rules of lookup segment s by shape and fills one
+// table per shape.
+func buildTables(c *ir.Chain, srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, prev *Segment) {
+	s.Classes = buildClasses(srs, s.First, s.End)
+	groups := map[string][]int{}
+	var shapes []string
+	for i := s.First; i < s.End; i++ {
+		sh := srs[i].shape
+		if _, ok := groups[sh]; !ok {
+			shapes = append(shapes, sh)
+		}
+		groups[sh] = append(groups[sh], i)
+	}
+	sort.Strings(shapes)
+	s.Tables = make([]Table, 0, len(shapes))
+	for _, sh := range shapes {
+		t := buildTable(srs, infos, s.Classes, sh, groups[sh])
+		t.Capacity = capacity(len(t.Entries))
+		if t.Kind == TableAlways {
+			t.Capacity = 1
+		}
+		if pt := prevTable(prev, &t); pt != nil && len(t.Entries) <= pt.Capacity {
+			t.Capacity = pt.Capacity
+		}
+		t.Inline = t.Kind != TableAlways && len(t.Entries) <= opts.inlineMax()
+		s.Tables = append(s.Tables, t)
+	}
+}
+
+// capacity leaves room for incremental additions.
+func capacity(n int) int { return n + n/4 + 16 }
+
+// prevTable finds the table of the previous plan's segment with the same
+// shape, kind and layout.
+func prevTable(prev *Segment, t *Table) *Table {
+	if prev == nil {
+		return nil
+	}
+	for i := range prev.Tables {
+		pt := &prev.Tables[i]
+		if pt.Shape == t.Shape && pt.Kind == t.Kind && sameLayout(pt.Key, t.Key) {
+			return pt
+		}
+	}
+	return nil
+}
+
+func sameLayout(a, b []KeyPart) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Field != y.Field || x.Offset != y.Offset || x.Width != y.Width || x.Class != y.Class || x.Prefix != y.Prefix || !bytes.Equal(x.Mask, y.Mask) {
+			return false
+		}
+	}
+	return true
+}
+
+// buildTable fills the table of one shape from its rules (rule order).
+func buildTable(srs []*shapeRule, infos []RuleInfo, cms []ClassMap, shape string, rules []int) Table {
+	proto := srs[rules[0]]
+	tb := &tableBuilder{plens: map[int]bool{}, best: map[string]int{}}
+	tb.t.Shape = shape
+	if len(proto.comps) == 0 {
+		tb.t.Kind = TableAlways
+		for _, i := range rules {
+			if !srs[i].dead {
+				tb.add(nil, 0, Value{Prio: infos[i].Prio, ID: infos[i].ID})
+			}
+		}
+		return tb.t
+	}
+	off := 0
+	hasPrefix := false
+	for _, cp := range proto.comps {
+		kp := KeyPart{Field: cp.field, Offset: off, Class: -1}
+		switch cp.kind {
+		case compExact:
+			kp.Width = cp.field.Width()
+			kp.Mask = cp.mask
+		case compClass:
+			kp.Width = ClassWidth
+			kp.Class = classIndex(cms, cp.field)
+		case compPrefix:
+			kp.Width = cp.field.Width()
+			kp.Prefix = true
+			hasPrefix = true
+		}
+		off += kp.Width
+		tb.t.Key = append(tb.t.Key, kp)
+	}
+	tb.t.KeySize = off
+	fixedBits := 8 * off
+	if hasPrefix {
+		fixedBits -= 8 * proto.comps[len(proto.comps)-1].field.Width()
+	}
+	for _, i := range rules {
+		if !srs[i].dead {
+			tb.addRule(srs[i], cms, fixedBits, Value{Prio: infos[i].Prio, ID: infos[i].ID})
+		}
+	}
+	tb.t.Kind = TableHash
+	if hasPrefix {
+		tb.finishPrefix(fixedBits)
+	}
+	sort.Slice(tb.t.Entries, func(a, b int) bool {
+		ea, eb := &tb.t.Entries[a], &tb.t.Entries[b]
+		if c := bytes.Compare(ea.Key, eb.Key); c != 0 {
+			return c < 0
+		}
+		return ea.PrefixLen < eb.PrefixLen
+	})
+	return tb.t
+}
+
+// add inserts an entry, keeping the smallest priority on duplicates.
+func (tb *tableBuilder) add(key []byte, plen int, v Value) {
+	id := entryID(key, plen)
+	if j, ok := tb.best[id]; ok {
+		if v.Prio < tb.t.Entries[j].Value.Prio {
+			tb.t.Entries[j].Value = v
+		}
+		return
+	}
+	tb.best[id] = len(tb.t.Entries)
+	tb.t.Entries = append(tb.t.Entries, Entry{Key: key, PrefixLen: plen, Value: v})
+}
+
+// addRule inserts every entry of one rule: one per set element (or one
+// without a set) times one per combination of covered range classes.
+func (tb *tableBuilder) addRule(sr *shapeRule, cms []ClassMap, fixedBits int, v Value) {
+	type alt struct {
+		vals [][]byte // per component
+		plen int      // variable part prefix length
+	}
+	base := func() alt { return alt{vals: make([][]byte, len(sr.comps)), plen: -1} }
+	var alts []alt
+	fill := func(a alt, elem *ir.SetElem) alt {
+		for ci, cp := range sr.comps {
+			switch {
+			case cp.setOff >= 0:
+				w := cp.field.Width()
+				val := elem.Key[cp.setOff : cp.setOff+w]
+				if cp.kind == compPrefix {
+					val = and(val, ir.PrefixMask(elem.PrefixLen, w))
+					a.plen = elem.PrefixLen
+				}
+				a.vals[ci] = val
+			case cp.kind == compExact:
+				a.vals[ci] = cp.value
+			case cp.kind == compPrefix:
+				a.vals[ci] = cp.value
+				a.plen = cp.plen
+			}
+		}
+		return a
+	}
+	if sr.set != nil {
+		for e := range sr.set.Elems {
+			alts = append(alts, fill(base(), &sr.set.Elems[e]))
+		}
+	} else {
+		alts = append(alts, fill(base(), nil))
+	}
+	for ci, cp := range sr.comps {
+		if cp.kind != compClass {
+			continue
+		}
+		cls := coveredClasses(&cms[classIndex(cms, cp.field)], cp.lo, cp.hi)
+		next := make([]alt, 0, len(alts)*len(cls))
+		for _, a := range alts {
+			for _, cl := range cls {
+				b := alt{vals: append([][]byte(nil), a.vals...), plen: a.plen}
+				b.vals[ci] = []byte{byte(cl >> 8), byte(cl)}
+				next = append(next, b)
+			}
+		}
+		alts = next
+	}
+	for _, a := range alts {
+		key := make([]byte, 0, tb.t.KeySize)
+		for _, v := range a.vals {
+			key = append(key, v...)
+		}
+		plen := 8 * tb.t.KeySize
+		if a.plen >= 0 {
+			plen = fixedBits + a.plen
+			tb.plens[a.plen] = true
+		}
+		tb.add(key, plen, v)
+	}
+}
+
+// finishPrefix turns a table with a variable prefix part into a hash table
+// when every entry has the same prefix length, or into an LPM trie whose
+// entries carry the smallest priority among themselves and their
+// ancestors, so the longest match returns the first matching rule.
+func (tb *tableBuilder) finishPrefix(fixedBits int) {
+	t := &tb.t
+	last := &t.Key[len(t.Key)-1]
+	if len(tb.plens) <= 1 {
+		for p := range tb.plens {
+			last.Mask = ir.PrefixMask(p, last.Width)
+		}
+		if last.Mask == nil {
+			last.Mask = fullMask(last.Width)
+		}
+		last.Prefix = false
+		for i := range t.Entries {
+			t.Entries[i].PrefixLen = 8 * t.KeySize
+		}
+		return
+	}
+	t.Kind = TableLPM
+	var lens []int
+	byLen := map[int]map[string]Value{}
+	for _, e := range t.Entries {
+		m := byLen[e.PrefixLen]
+		if m == nil {
+			m = map[string]Value{}
+			byLen[e.PrefixLen] = m
+			lens = append(lens, e.PrefixLen)
+		}
+		m[string(e.Key)] = e.Value
+	}
+	sort.Ints(lens)
+	for i := range t.Entries {
+		e := &t.Entries[i]
+		for _, l := range lens {
+			if l >= e.PrefixLen {
+				break
+			}
+			k := and(e.Key, ir.PrefixMask(l, t.KeySize))
+			if v, ok := byLen[l][string(k)]; ok && v.Prio < e.Value.Prio {
+				e.Value = v
+			}
+		}
+	}
+}
