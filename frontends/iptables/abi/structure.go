@@ -1,6 +1,10 @@
 package abi
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/xt"
+)
 
 // structure turns a checked entry list into chains, checking hook entry
 // points, underflows, chain boundaries, jump targets and loops.
@@ -106,9 +110,26 @@ func structure(fam Family, info Info, entries []*rawEntry) (*Table, error) {
 			}
 		}
 		r := &Rule{IP: e.ip, Matches: e.matches, Counters: e.counters, NFCache: e.nfcache}
+		for j := range r.Matches {
+			m := &r.Matches[j]
+			if c := xt.Lookup(xt.Match, fam.XTFamily(), m.Name, m.Revision); c != nil {
+				info, err := c.Decode(m.Data)
+				if err != nil {
+					return nil, badf("chain %s entry at offset %d: %v", cur.Name, e.off, err)
+				}
+				m.Info = info
+			}
+		}
 		switch {
 		case !e.isStandard():
 			r.Target = Target{Kind: TargetExtension, Name: e.tname, Revision: e.trev, Data: e.tdata}
+			if c := xt.Lookup(xt.Target, fam.XTFamily(), e.tname, e.trev); c != nil {
+				info, err := c.Decode(e.tdata)
+				if err != nil {
+					return nil, badf("chain %s entry at offset %d: %v", cur.Name, e.off, err)
+				}
+				r.Target.Info = info
+			}
 		case e.verdict() < 0:
 			r.Target = Target{Kind: TargetVerdict, Verdict: e.verdict()}
 		case int(e.verdict()) == e.off+e.next:

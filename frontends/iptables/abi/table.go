@@ -3,6 +3,8 @@ package abi
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/xt"
 )
 
 // Family is the address family of a table: iptables (IPv4) or ip6tables.
@@ -92,11 +94,14 @@ type IPHeader struct {
 }
 
 // Match is one xt_entry_match: the extension name and revision and its data
-// exactly as in the blob (length match_size - 32, padding included).
+// exactly as in the blob (length match_size - 32, padding included). Info
+// is the decoded data when package xt has a codec for the match, else nil;
+// Encode writes Data, so whoever changes Info must refresh Data.
 type Match struct {
 	Name     string
 	Revision uint8
 	Data     []byte
+	Info     xt.Info
 }
 
 // TargetKind tells how to read a Target.
@@ -117,7 +122,8 @@ const (
 	TargetExtension
 )
 
-// Target is an entry's xt_entry_target.
+// Target is an entry's xt_entry_target. For TargetExtension, Info is the
+// decoded Data when package xt has a codec for it, else nil.
 type Target struct {
 	Kind     TargetKind
 	Verdict  int32
@@ -125,6 +131,20 @@ type Target struct {
 	Name     string
 	Revision uint8
 	Data     []byte
+	Info     xt.Info
+}
+
+// XTFamily converts the family for package xt.
+func (f Family) XTFamily() xt.Family { return xt.Family(f) }
+
+// NewMatch builds a match from typed data.
+func NewMatch(name string, rev uint8, info xt.Info) Match {
+	return Match{Name: name, Revision: rev, Data: info.Marshal(), Info: info}
+}
+
+// NewTarget builds an extension target from typed data.
+func NewTarget(name string, rev uint8, info xt.Info) Target {
+	return Target{Kind: TargetExtension, Name: name, Revision: rev, Data: info.Marshal(), Info: info}
 }
 
 // Rule is one ipt_entry / ip6t_entry of a chain.

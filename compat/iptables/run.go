@@ -1,0 +1,262 @@
+package iptables
+
+import (
+	"io"
+
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
+)
+
+// Version is what --version prints after the program name.
+const Version = "v1.8.9 (bpfilter)"
+
+// Do applies a parsed command to the tables, writing listings to out. A
+// failing command leaves the tables unchanged.
+func (ts *Tables) Do(cmd *Command, out io.Writer) error {
+	switch cmd.Op {
+	case 'V':
+		_, err := io.WriteString(out, famCmd(ts.Family)+" "+Version+"\n")
+		return err
+	case 'h':
+		_, err := io.WriteString(out, famCmd(ts.Family)+" "+Version+"\n\nUsage: "+famCmd(ts.Family)+" -[ACD] chain rule-specification [options]\n")
+		return err
+	}
+	orig, err := ts.Table(cmd.Table)
+	if err != nil {
+		return err
+	}
+	switch cmd.Op {
+	case 'L':
+		if err := ts.list(out, orig, cmd); err != nil {
+			return err
+		}
+		if cmd.ListZero {
+			return ts.zero(orig, cmd)
+		}
+		return nil
+	case 'S':
+		return ts.listRules(out, orig, cmd)
+	}
+	t := cloneTable(orig)
+	if err := ts.apply(t, cmd); err != nil {
+		return err
+	}
+	ts.tables[t.Name] = t
+	return nil
+}
+
+func (ts *Tables) chain(t *abi.Table, name string) (*abi.Chain, error) {
+	c := t.Chain(name)
+	if c == nil {
+		return nil, errNoChain
+	}
+	return c, nil
+}
+
+func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
+	fam := ts.Family
+	switch cmd.Op {
+	case 'A', 'I', 'R', 'D', 'C':
+		c, err := ts.chain(t, cmd.Chain)
+		if err != nil {
+			return err
+		}
+		if cmd.Op == 'D' && cmd.Spec == nil {
+			if cmd.RuleNum > len(c.Rules) {
+				return errBadIndex
+			}
+			c.Rules = append(c.Rules[:cmd.RuleNum-1], c.Rules[cmd.RuleNum:]...)
+			return nil
+		}
+		rules, err := buildRules(fam, cmd.Spec, t)
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if r.Target.Kind == abi.TargetJump {
+				if err := checkLoop(t, c.Name, r.Target.Chain); err != nil {
+					return err
+				}
+			}
+			if err := kernelCheck(fam, r, c); err != nil {
+				return err
+			}
+		}
+		switch cmd.Op {
+		case 'A':
+			c.Rules = append(c.Rules, rules...)
+		case 'I':
+			n := max(cmd.RuleNum, 1)
+			if n > len(c.Rules)+1 {
+				return otherErr("Index of insertion too big.")
+			}
+			for i, r := range rules {
+				pos := n - 1 + i
+				c.Rules = append(c.Rules[:pos], append([]*abi.Rule{r}, c.Rules[pos:]...)...)
+			}
+		case 'R':
+			if len(rules) != 1 {
+				return paramErr("Replacement rule does not specify a unique address")
+			}
+			if cmd.RuleNum > len(c.Rules) {
+				return otherErr("Index of replacement too big.")
+			}
+			c.Rules[cmd.RuleNum-1] = rules[0]
+		case 'D', 'C':
+			for _, r := range rules {
+				found := -1
+				for i, o := range c.Rules {
+					if sameRule(fam, r, o) {
+						found = i
+						break
+					}
+				}
+				if found < 0 {
+					return errBadRule
+				}
+				if cmd.Op == 'D' {
+					c.Rules = append(c.Rules[:found], c.Rules[found+1:]...)
+				}
+			}
+		}
+		return nil
+	case 'N':
+		if t.Chain(cmd.Chain) != nil {
+			return errChainExists
+		}
+		insertChain(t, &abi.Chain{Name: cmd.Chain, Hook: -1})
+		return nil
+	case 'X':
+		var victims []*abi.Chain
+		if cmd.Chain == "" {
+			for _, c := range t.Chains {
+				if !c.Builtin() {
+					victims = append(victims, c)
+				}
+			}
+		} else {
+			c, err := ts.chain(t, cmd.Chain)
+			if err != nil {
+				return err
+			}
+			if c.Builtin() {
+				return errBuiltin
+			}
+			victims = []*abi.Chain{c}
+		}
+		if cmd.Chain == "" {
+			// Without a name, iptables flushes nothing but deletes every
+			// user chain that is empty and unreferenced.
+			for _, c := range victims {
+				if len(c.Rules) != 0 {
+					return errChainNotEmpt
+				}
+			}
+		}
+		for _, c := range victims {
+			if cmd.Chain != "" && references(t, c.Name) > 0 {
+				return errChainInUse
+			}
+			if len(c.Rules) != 0 {
+				return errChainNotEmpt
+			}
+		}
+		for _, c := range victims {
+			removeChain(t, c)
+		}
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				if r.Target.Kind == abi.TargetJump && t.Chain(r.Target.Chain) == nil {
+					return errChainInUse
+				}
+			}
+		}
+		return nil
+	case 'E':
+		c, err := ts.chain(t, cmd.Chain)
+		if err != nil {
+			return err
+		}
+		if c.Builtin() {
+			return otherErr("Invalid argument. Run `dmesg' for more information.")
+		}
+		if t.Chain(cmd.NewName) != nil {
+			return errChainExists
+		}
+		old := c.Name
+		removeChain(t, c)
+		c.Name = cmd.NewName
+		insertChain(t, c)
+		for _, o := range t.Chains {
+			for _, r := range o.Rules {
+				if r.Target.Kind == abi.TargetJump && r.Target.Chain == old {
+					r.Target.Chain = cmd.NewName
+				}
+			}
+		}
+		return nil
+	case 'F':
+		if cmd.Chain == "" {
+			for _, c := range t.Chains {
+				c.Rules = nil
+			}
+			return nil
+		}
+		c, err := ts.chain(t, cmd.Chain)
+		if err != nil {
+			return err
+		}
+		c.Rules = nil
+		return nil
+	case 'Z':
+		return ts.zeroIn(t, cmd)
+	case 'P':
+		c := t.Chain(cmd.Chain)
+		if c == nil {
+			return errNoChain
+		}
+		if !c.Builtin() {
+			return otherErr("Bad built-in chain name.")
+		}
+		v, ok := abi.VerdictByName(cmd.Policy)
+		if !ok || (v != abi.VerdictAccept && v != abi.VerdictDrop) {
+			return otherErr("Bad policy name. Run `dmesg' for more information.")
+		}
+		c.Policy = v
+		return nil
+	}
+	return paramErr("unsupported command -%c", cmd.Op)
+}
+
+func (ts *Tables) zero(orig *abi.Table, cmd *Command) error {
+	t := cloneTable(orig)
+	if err := ts.zeroIn(t, cmd); err != nil {
+		return err
+	}
+	ts.tables[t.Name] = t
+	return nil
+}
+
+func (ts *Tables) zeroIn(t *abi.Table, cmd *Command) error {
+	chains := t.Chains
+	if cmd.Chain != "" {
+		c, err := ts.chain(t, cmd.Chain)
+		if err != nil {
+			return err
+		}
+		chains = []*abi.Chain{c}
+	}
+	for _, c := range chains {
+		if cmd.RuleNum > 0 {
+			if cmd.RuleNum > len(c.Rules) {
+				return errBadIndex
+			}
+			c.Rules[cmd.RuleNum-1].Counters = abi.Counters{}
+			continue
+		}
+		c.Counters = abi.Counters{}
+		for _, r := range c.Rules {
+			r.Counters = abi.Counters{}
+		}
+	}
+	return nil
+}
