@@ -27,4 +27,22 @@
 // Each action appears at most once per rule, in any order. Fields, their
 // operators, value syntax and the hooks they are valid on come from the ir
 // field table.
+//
+// IR conventions of this frontend:
+//
+//   - An anonymous set written inline in a rule becomes an ir.Set with
+//     Anonymous set and the name "__anon_N" (N counts the chain's anonymous
+//     sets from 0, skipping taken names); the match's Field is the first
+//     key field. Named sets are declared before the rules, so a chain's
+//     Sets are its named sets in order, then its anonymous sets in rule
+//     order.
+//   - A subnet set (single ip4.snet/ip4.dnet/ip6.snet/ip6.dnet key) stores
+//     each element's masked address in Key and its length in PrefixLen.
+//   - A bare "log" records ir.LogAll; explicit headers are refused on
+//     cgroup sock_addr hooks, where a bare log records the socket data.
+//   - "iface=NAME" keeps NAME in HookOpts.Iface and, when the ParseEnv can
+//     resolve names, also fills Ifindex. Interface names in meta.iface and
+//     REDIRECT are resolved at parse time and stored as indexes.
+//   - Rules and chains carry an ir.Origin with the file, line, column and
+//     the text as written (comments left out).
 package cli
