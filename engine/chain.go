@@ -38,7 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Chain is one chain loaded in the kernel, attached or not.
+// Chain is one chain loaded in the kernel, attached or not. A Chain is
+// not safe for concurrent use, except that ReadLogs may run alongside the
+// other methods until Close or Replace.
 type Chain struct {
 	// IR is the chain the program was compiled from.
 	IR *ir.Chain
