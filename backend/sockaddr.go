@@ -46,7 +46,12 @@ func (g *gen) emitSockAddr() {
 		asm.LoadMem(asm.R1, regCtx, saUserPort, asm.Word),
 		asm.StoreMem(asm.R10, stackL4+2, asm.R1, asm.Half),
 		asm.LoadMem(regL4, regCtx, saProtocol, asm.Word),
-		asm.StoreMem(asm.R10, stackL3+9, regL4, asm.Byte),
+	)
+	if g.hook.SockAddrFamily() == 4 {
+		// ip4.proto reads the IPv4 protocol byte.
+		b.emit(asm.StoreMem(asm.R10, stackL3+9, regL4, asm.Byte))
+	}
+	b.emit(
 		// Protocols beyond 255 (IPPROTO_MPTCP) have no IR value.
 		asm.JGT.Imm(regL4, 255, noProto),
 		asm.Or.Imm(regL4, l4Known|l4Present),
