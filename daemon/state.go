@@ -100,8 +100,11 @@ func NewState(cfg StateConfig) *State {
 
 func (s *State) persistent() bool { return s.ctxFile != "" }
 
+// pinDir is <pin root>/<name>@<gen>, with the dots of the chain name
+// replaced by '_' (bpffs refuses names with dots). The generation alone
+// makes the directory unique.
 func (s *State) pinDir(e *entry) string {
-	return filepath.Join(s.pinRoot, fmt.Sprintf("%s@%d", e.name(), e.Gen))
+	return filepath.Join(s.pinRoot, fmt.Sprintf("%s@%d", strings.ReplaceAll(e.name(), ".", "_"), e.Gen))
 }
 
 func (s *State) crash(point string) {
