@@ -75,7 +75,7 @@ func isPunct(c byte) bool {
 // lex splits src into tokens. It never fails: every byte belongs to a word,
 // a punctuation token, whitespace or a comment. The last token is tEOF.
 func lex(filename string, src []byte) []token {
-	var toks []token
+	toks := make([]token, 0, len(src)/5+1)
 	line, lineStart := 1, 0
 	space := true
 	for i := 0; i < len(src); {

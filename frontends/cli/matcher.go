@@ -234,7 +234,7 @@ func (p *parser) parseSetMatcher(st *chainState) (ir.Match, error) {
 			return m, err
 		}
 		s := &ir.Set{Name: st.anonName(), Anonymous: true, Key: key, Elems: elems}
-		st.chain.Sets = append(st.chain.Sets, s)
+		st.addSet(s)
 		m.Set = s.Name
 		return m, nil
 	}
@@ -242,7 +242,7 @@ func (p *parser) parseSetMatcher(st *chainState) (ir.Match, error) {
 	if name.kind != tWord {
 		return m, p.errf(name, "expected a set name or \"{\" after \"in\", got %s", name.describe())
 	}
-	s := st.chain.Set(name.text)
+	s := st.set(name.text)
 	if s == nil || s.Anonymous {
 		return m, p.errf(name, "unknown set %q in chain %s%s", name.text, st.chain.Name, didYouMean(name.text, namedSets(st.chain)))
 	}
@@ -274,7 +274,7 @@ func (p *parser) parseSet(st *chainState) error {
 	if !validSetName(name.text) {
 		return p.errf(name, "invalid set name %q (use letters, digits and '_')", name.text)
 	}
-	if st.chain.Set(name.text) != nil {
+	if st.set(name.text) != nil {
 		return p.errf(name, "set %q is already defined in chain %s", name.text, st.chain.Name)
 	}
 	key, err := p.parseKey(st.chain.Hook)
@@ -289,7 +289,7 @@ func (p *parser) parseSet(st *chainState) error {
 	if err != nil {
 		return err
 	}
-	st.chain.Sets = append(st.chain.Sets, &ir.Set{Name: name.text, Key: key, Elems: elems})
+	st.addSet(&ir.Set{Name: name.text, Key: key, Elems: elems})
 	return nil
 }
 

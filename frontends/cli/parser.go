@@ -257,15 +257,28 @@ func (p *parser) parseChainBody(c *ir.Chain) {
 type chainState struct {
 	chain   *ir.Chain
 	sawRule bool
-	anon    int // next anonymous set number
+	anon    int                // next anonymous set number
+	sets    map[string]*ir.Set // the chain's sets by name
 }
+
+// addSet appends s to the chain's sets.
+func (st *chainState) addSet(s *ir.Set) {
+	if st.sets == nil {
+		st.sets = map[string]*ir.Set{}
+	}
+	st.sets[s.Name] = s
+	st.chain.Sets = append(st.chain.Sets, s)
+}
+
+// set returns the chain's set with the given name, or nil.
+func (st *chainState) set(name string) *ir.Set { return st.sets[name] }
 
 // anonName returns a fresh name for an anonymous set.
 func (st *chainState) anonName() string {
 	for {
 		n := fmt.Sprintf("__anon_%d", st.anon)
 		st.anon++
-		if st.chain.Set(n) == nil {
+		if st.set(n) == nil {
 			return n
 		}
 	}
