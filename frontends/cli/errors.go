@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/bpfilter-go/bpfilter/ir"
 )
 
 // Pos is a position in bfcli text. Line and Column are 1-based; Column
@@ -93,4 +96,35 @@ func (l ErrorList) Err() error {
 		return nil
 	}
 	return l
+}
+
+// validationErrors turns the errors of ir.Ruleset.Validate into a
+// positioned list.
+func validationErrors(err error) ErrorList {
+	var out ErrorList
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var ie *ir.Error
+		if errors.As(e, &ie) {
+			pos := Pos{Filename: ie.Origin.File, Line: ie.Origin.Line, Column: ie.Origin.Column}
+			msg := ie.Msg
+			switch {
+			case ie.Chain != "" && ie.Rule >= 0:
+				msg = fmt.Sprintf("chain %s, rule %d: %s", ie.Chain, ie.Rule, msg)
+			case ie.Chain != "":
+				msg = fmt.Sprintf("chain %s: %s", ie.Chain, msg)
+			}
+			out.Add(pos, msg)
+			return
+		}
+		out.Add(Pos{}, e.Error())
+	}
+	walk(err)
+	return out
 }

@@ -16,7 +16,7 @@ var hookOptionNames = []string{"ifindex", "iface", "cgpath", "priorities", "fami
 var prioritiesRE = regexp.MustCompile(`^(-?[0-9]+)-(-?[0-9]+)$`)
 
 // parseHookOpts parses "{key=value,...}" after a hook name.
-func (p *parser) parseHookOpts(hook ir.Hook) (ir.HookOpts, error) {
+func (p *parser) parseHookOpts() (ir.HookOpts, error) {
 	var opts ir.HookOpts
 	p.next() // "{"
 	seen := map[string]bool{}

@@ -191,7 +191,7 @@ func (p *parser) parseChain() (*ir.Chain, error) {
 	}
 	c := &ir.Chain{Name: nameTok.text, Hook: hook}
 	if p.peek().kind == tLBrace {
-		opts, err := p.parseHookOpts(hook)
+		opts, err := p.parseHookOpts()
 		if err != nil {
 			return nil, err
 		}
@@ -304,35 +304,4 @@ func policyVerdict(s string) (ir.Verdict, bool) {
 		return ir.Verdict{Kind: ir.Next}, true
 	}
 	return ir.Verdict{}, false
-}
-
-// validationErrors turns the errors of ir.Ruleset.Validate into a
-// positioned list.
-func validationErrors(err error) ErrorList {
-	var out ErrorList
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		var ie *ir.Error
-		if errors.As(e, &ie) {
-			pos := Pos{Filename: ie.Origin.File, Line: ie.Origin.Line, Column: ie.Origin.Column}
-			msg := ie.Msg
-			switch {
-			case ie.Chain != "" && ie.Rule >= 0:
-				msg = fmt.Sprintf("chain %s, rule %d: %s", ie.Chain, ie.Rule, msg)
-			case ie.Chain != "":
-				msg = fmt.Sprintf("chain %s: %s", ie.Chain, msg)
-			}
-			out.Add(pos, msg)
-			return
-		}
-		out.Add(Pos{}, e.Error())
-	}
-	walk(err)
-	return out
 }
