@@ -31,6 +31,9 @@ type Result struct {
 	NsPerPacket float64
 	// Lost counts packets sent but not delivered, summed over the samples.
 	Lost uint64
+	// Err is why the firewall could not be measured at this size (for
+	// example a ruleset it cannot load); the other fields are zero then.
+	Err error
 }
 
 // Run measures every firewall at every size. For each size, each round
@@ -40,11 +43,19 @@ func Run(t *Topology, g *Generator, cfg Config) ([]Result, error) {
 	for _, n := range cfg.RuleCounts {
 		samples := make(map[string][]float64)
 		lost := make(map[string]uint64)
+		failed := make(map[string]error)
 		for round := 0; round < cfg.Rounds; round++ {
 			for _, fw := range cfg.Firewalls {
+				if failed[fw.Name()] != nil {
+					continue
+				}
 				s, err := measure(t, g, fw, n, cfg.Duration)
 				if err != nil {
-					return out, fmt.Errorf("%s with %d rules: %w", fw.Name(), n, err)
+					failed[fw.Name()] = err
+					if cfg.Log != nil {
+						fmt.Fprintf(cfg.Log, "%-22s rules=%-6d failed: %v\n", fw.Name(), n, err)
+					}
+					continue
 				}
 				samples[fw.Name()] = append(samples[fw.Name()], s.PPS())
 				lost[fw.Name()] += s.Sent - s.Delivered
@@ -55,6 +66,10 @@ func Run(t *Topology, g *Generator, cfg Config) ([]Result, error) {
 			}
 		}
 		for _, fw := range cfg.Firewalls {
+			if err := failed[fw.Name()]; err != nil {
+				out = append(out, Result{Firewall: fw.Name(), Rules: n, Err: err})
+				continue
+			}
 			pps := median(samples[fw.Name()])
 			r := Result{Firewall: fw.Name(), Rules: n, PPS: pps, Lost: lost[fw.Name()]}
 			if pps > 0 {
@@ -106,7 +121,13 @@ func WriteTable(w io.Writer, results []Result, reference string) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "firewall\trules\tMpps\tns/pkt\tvs own 0 rules\tvs %s\t\n", reference)
+	var notes []string
 	for _, r := range results {
+		if r.Err != nil {
+			fmt.Fprintf(tw, "%s\t%d\tn/a\t-\t-\t-\t\n", r.Firewall, r.Rules)
+			notes = append(notes, fmt.Sprintf("%s with %d rules: %v", r.Firewall, r.Rules, r.Err))
+			continue
+		}
 		own, vsRef := "-", "-"
 		if b := base[r.Firewall]; b > 0 {
 			own = fmt.Sprintf("%.0f%%", 100*r.PPS/b)
@@ -117,4 +138,7 @@ func WriteTable(w io.Writer, results []Result, reference string) {
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%s\t%s\t\n", r.Firewall, r.Rules, r.PPS/1e6, r.NsPerPacket, own, vsRef)
 	}
 	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintln(w, "n/a:", n)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpfilter-go/bpfilter/ir"
 )
 
 func requireTools(t *testing.T) {
@@ -43,7 +45,9 @@ func TestHarnessMeasuresWhatPasses(t *testing.T) {
 	}
 	t.Cleanup(func() { g.Close() })
 
-	for _, fw := range []Firewall{None{}, IptablesLegacy{}, Nft{}} {
+	fws := []Firewall{None{}, IptablesLegacy{}, Nft{},
+		&Bpfilter{Hook: ir.HookNFLocalIn}, &Bpfilter{Hook: ir.HookTCIngress}, &Bpfilter{Hook: ir.HookXDP}}
+	for _, fw := range fws {
 		s, err := measure(topo, g, fw, 50, 50*time.Millisecond)
 		if err != nil {
 			t.Fatalf("%s: %v", fw.Name(), err)
@@ -108,4 +112,59 @@ func TestMedian(t *testing.T) {
 	if m := median(nil); m != 0 {
 		t.Errorf("median empty = %v", m)
 	}
+}
+
+// TestBpfilterDropsWhatMatches installs a bpfilter chain whose last rule
+// matches the generator's address on each hook: nothing may be delivered,
+// and the XDP_PASS program is back on d0 afterwards.
+func TestBpfilterDropsWhatMatches(t *testing.T) {
+	requireTools(t)
+	topo, err := NewTopology()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(topo.Close)
+	g, err := NewGenerator(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	for _, hook := range []ir.Hook{ir.HookNFLocalIn, ir.HookTCIngress, ir.HookXDP} {
+		fw := &matchingLast{Bpfilter{Hook: hook}}
+		s, err := measure(topo, g, fw, 20, 20*time.Millisecond)
+		if err != nil {
+			t.Fatalf("%s: %v", hook, err)
+		}
+		if s.Delivered != 0 {
+			t.Errorf("%s: %d packets delivered through a DROP rule", hook, s.Delivered)
+		}
+	}
+	if topo.dutXDP == nil {
+		t.Error("XDP_PASS program not reattached to d0 after the XDP chain was removed")
+	}
+}
+
+// matchingLast is a Bpfilter whose chain ends with a rule dropping the
+// generator's address.
+type matchingLast struct{ Bpfilter }
+
+func (m *matchingLast) Install(t *Topology, n int) error {
+	c, err := BenchChain(m.Hook, uint32(t.DUTIf.Index), n)
+	if err != nil {
+		return err
+	}
+	v, _, err := ir.KindIPv4.Parse(GenAddr, ir.ParseEnv{})
+	if err != nil {
+		return err
+	}
+	c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{{Field: ir.IP4Saddr, Value: v}}, Verdict: ir.Verdict{Kind: ir.Drop}})
+	if m.Hook == ir.HookXDP {
+		if err := t.DetachDUTPass(); err != nil {
+			return err
+		}
+	}
+	return t.DUT.Do(func() error {
+		m.chain, err = engineLoad(c)
+		return err
+	})
 }

@@ -1,12 +1,18 @@
 package main
 
-import "github.com/bpfilter-go/bpfilter/bench/traffic"
+import (
+	"github.com/bpfilter-go/bpfilter/bench/traffic"
+	"github.com/bpfilter-go/bpfilter/ir"
+)
 
 // firewalls are the systems the benchmark can measure, by name.
 var firewalls = []traffic.Firewall{
 	traffic.None{},
 	traffic.IptablesLegacy{},
 	traffic.Nft{},
+	&traffic.Bpfilter{Hook: ir.HookNFLocalIn},
+	&traffic.Bpfilter{Hook: ir.HookTCIngress},
+	&traffic.Bpfilter{Hook: ir.HookXDP},
 }
 
 func firewallNames() []string {
