@@ -14,19 +14,35 @@ import (
 // by a helper command into a traffic helper instead of a test run.
 const helperEnv = "BPFILTER_TESTENV_HELPER"
 
+// helpers are the jobs a test binary can be started for.
+var helpers = map[string]func(args []string) error{
+	"udp-send": udpSend,
+}
+
+// RegisterHelper adds a helper job: a test binary started with the
+// environment entry HelperEnv(name) runs fn with its arguments instead of
+// the tests. Call it in TestMain before RunHelpers.
+func RegisterHelper(name string, fn func(args []string) error) {
+	helpers[name] = fn
+}
+
+// HelperEnv returns the environment entry ("KEY=value") that makes the
+// test binary run the helper job name.
+func HelperEnv(name string) string { return helperEnv + "=" + name }
+
 // RunHelpers must be the first call of TestMain in packages that use
-// helper commands (UDPSendCommand): when the test binary was started as a
-// helper it does the helper's job and exits; otherwise it returns.
+// helper commands (UDPSendCommand, RegisterHelper): when the test binary
+// was started as a helper it does the helper's job and exits; otherwise it
+// returns.
 func RunHelpers() {
 	job := os.Getenv(helperEnv)
 	if job == "" {
 		return
 	}
 	var err error
-	switch job {
-	case "udp-send":
-		err = udpSend(os.Args[1:])
-	default:
+	if fn, ok := helpers[job]; ok {
+		err = fn(os.Args[1:])
+	} else {
 		err = fmt.Errorf("unknown helper %q", job)
 	}
 	if err != nil {
@@ -47,7 +63,7 @@ func UDPSendCommand(dst netip.AddrPort, count int, connected bool) []string {
 	if connected {
 		mode = "connect"
 	}
-	return []string{"env", helperEnv + "=udp-send", os.Args[0], dst.String(), strconv.Itoa(count), mode}
+	return []string{"env", HelperEnv("udp-send"), os.Args[0], dst.String(), strconv.Itoa(count), mode}
 }
 
 func udpSend(args []string) error {

@@ -93,3 +93,10 @@ func TestRequireBPF(t *testing.T) {
 }
 
 func netipParse(s string) (p netip.Prefix, err error) { return netip.ParsePrefix(s) }
+
+func TestRoutedForwards(t *testing.T) {
+	RequireCommand(t, "ping")
+	r := NewRouted(t)
+	r.Client.Exec(t, "ping", "-c", "1", "-W", "1", r.Right.AddrB.Addr().String())
+	r.Server.Exec(t, "ping", "-6", "-c", "1", "-W", "1", r.Left.Addr6A.Addr().String())
+}
