@@ -99,7 +99,7 @@ func (g *gen) emitRule(rp *rulePlan) error {
 	r, i := rp.rule, rp.index
 	next := ruleNextLabel(i)
 	b.label(ruleLabel(i))
-	b.comment("rule %d: %s", i, ruleSummary(r))
+	b.comment("rule %d: %s", i, ruleSummary(g.chain, r))
 	g.emitGuard(rp.guard, next)
 	for _, m := range rp.matches {
 		if err := g.emitMatch(m, next); err != nil {

@@ -11,9 +11,13 @@ import (
 
 // ruleSummary prints a rule's matches and verdict on one line for
 // provenance comments.
-func ruleSummary(r *ir.Rule) string {
+func ruleSummary(c *ir.Chain, r *ir.Rule) string {
 	parts := make([]string, 0, len(r.Matches)+1)
 	for _, m := range r.Matches {
+		if m.Op == ir.OpIn {
+			parts = append(parts, setMatchString(c, m))
+			continue
+		}
 		parts = append(parts, m.String())
 	}
 	parts = append(parts, r.Verdict.String())
@@ -32,4 +36,19 @@ func dump(w io.Writer, c *ir.Chain, insns asm.Instructions) error {
 	}
 	_, err := fmt.Fprintf(w, "%v", insns)
 	return err
+}
+
+// setMatchString prints a set match as bfcli writes it: "(f1, f2) in name".
+func setMatchString(c *ir.Chain, m ir.Match) string {
+	var keys []string
+	if s := c.Set(m.Set); s != nil {
+		for _, f := range s.Key {
+			keys = append(keys, f.String())
+		}
+	}
+	out := "(" + strings.Join(keys, ", ") + ") in " + m.Set
+	if m.Negate {
+		out = "not " + out
+	}
+	return out
 }

@@ -139,7 +139,7 @@ func TestMatchersEveryHook(t *testing.T) {
 						miss[key] = true
 					}
 					if d := after[ri].Packets - before[ri].Packets; d != b2u(matched[ri]) {
-						t.Errorf("%s: rule %d (%s): counter moved by %d, ir.Eval says matched=%v", pk.name, ri, ruleSummary(r), d, matched[ri])
+						t.Errorf("%s: rule %d (%s): counter moved by %d, ir.Eval says matched=%v", pk.name, ri, ruleSummary(c, r), d, matched[ri])
 					}
 				}
 				ne := CounterIndexErrors(len(c.Rules))

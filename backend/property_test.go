@@ -159,7 +159,7 @@ func TestRandomChainsAgainstEval(t *testing.T) {
 func chainText(c *ir.Chain) string {
 	s := ""
 	for i, r := range c.Rules {
-		s += "  " + itoa(i) + ": " + ruleSummary(r) + "\n"
+		s += "  " + itoa(i) + ": " + ruleSummary(c, r) + "\n"
 	}
 	return s + "  policy " + c.Policy.String()
 }
