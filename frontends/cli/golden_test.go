@@ -82,3 +82,15 @@ func TestListGolden(t *testing.T) {
 		t.Errorf("List without options differs from Format:\n%s", got)
 	}
 }
+
+func TestErrorsGolden(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(goldenDir(t), "errors.bf"))
+	if err != nil {
+		t.Fatalf("reading input: %v", err)
+	}
+	_, err = Parse("errors.bf", src, testEnv)
+	if err == nil {
+		t.Fatalf("errors.bf parsed without errors")
+	}
+	checkGolden(t, "errors.golden", err.Error()+"\n")
+}

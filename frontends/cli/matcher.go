@@ -243,6 +243,9 @@ func (p *parser) parseSetMatcher(st *chainState) (ir.Match, error) {
 		return m, p.errf(name, "expected a set name or \"{\" after \"in\", got %s", name.describe())
 	}
 	s := st.set(name.text)
+	if st.broken[name.text] {
+		return m, errBail // already reported at the declaration
+	}
 	if s == nil || s.Anonymous {
 		return m, p.errf(name, "unknown set %q in chain %s%s", name.text, st.chain.Name, didYouMean(name.text, namedSets(st.chain)))
 	}
@@ -277,20 +280,33 @@ func (p *parser) parseSet(st *chainState) error {
 	if st.set(name.text) != nil {
 		return p.errf(name, "set %q is already defined in chain %s", name.text, st.chain.Name)
 	}
-	key, err := p.parseKey(st.chain.Hook)
+	key, elems, err := p.parseSetBody(st.chain.Hook)
 	if err != nil {
-		return err
-	}
-	op := p.next()
-	if !isWord(op, "in") {
-		return p.errf(op, "expected \"in\" after set key %s, got %s (only the in operator is supported for sets)", keyString(key), op.describe())
-	}
-	elems, err := p.parseElems(key)
-	if err != nil {
+		if st.broken == nil {
+			st.broken = map[string]bool{}
+		}
+		st.broken[name.text] = true
 		return err
 	}
 	st.addSet(&ir.Set{Name: name.text, Key: key, Elems: elems})
 	return nil
+}
+
+// parseSetBody parses "(KEY) in { ... }" of a set declaration.
+func (p *parser) parseSetBody(h ir.Hook) ([]ir.Field, []ir.SetElem, error) {
+	key, err := p.parseKey(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	op := p.next()
+	if !isWord(op, "in") {
+		return nil, nil, p.errf(op, "expected \"in\" after set key %s, got %s (only the in operator is supported for sets)", keyString(key), op.describe())
+	}
+	elems, err := p.parseElems(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, elems, nil
 }
 
 // validSetName reports whether s can name a set: letters, digits and '_',

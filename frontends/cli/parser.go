@@ -15,6 +15,12 @@ import (
 func Parse(filename string, src []byte, env ir.ParseEnv) (*ir.Ruleset, error) {
 	p := &parser{file: filename, src: src, toks: lex(filename, src), env: env}
 	rs := p.parseRuleset()
+	if p.tooMany() {
+		p.errs.Sort()
+		p.errs = p.errs[:maxErrors]
+		p.errs.Add(p.peek().pos, "too many errors, giving up")
+		return nil, p.errs
+	}
 	if len(p.errs) > 0 {
 		p.errs.Sort()
 		return nil, p.errs
@@ -47,8 +53,8 @@ func (p *parser) errf(t token, format string, a ...any) error {
 	return errBail
 }
 
-// tooMany reports whether enough errors were collected to stop.
-func (p *parser) tooMany() bool { return len(p.errs) >= maxErrors }
+// tooMany reports whether more errors were collected than are reported.
+func (p *parser) tooMany() bool { return len(p.errs) > maxErrors }
 
 // skipNewlines advances over newline tokens.
 func (p *parser) skipNewlines() {
@@ -259,6 +265,9 @@ type chainState struct {
 	sawRule bool
 	anon    int                // next anonymous set number
 	sets    map[string]*ir.Set // the chain's sets by name
+	// broken names the sets whose declaration had errors, so that rules
+	// using them do not report a second, misleading error.
+	broken map[string]bool
 }
 
 // addSet appends s to the chain's sets.

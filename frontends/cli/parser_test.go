@@ -192,8 +192,11 @@ func TestParseErrorLimit(t *testing.T) {
 	src := "chain c BF_HOOK_XDP ACCEPT\n" + strings.Repeat("rule nope DROP\n", 50)
 	_, err := Parse("many.bf", []byte(src), testEnv)
 	var l ErrorList
-	if !errors.As(err, &l) || len(l) != maxErrors {
-		t.Fatalf("got %d errors, want %d: %v", len(l), maxErrors, err)
+	if !errors.As(err, &l) || len(l) != maxErrors+1 {
+		t.Fatalf("got %d errors, want %d: %v", len(l), maxErrors+1, err)
+	}
+	if last := l[len(l)-1].Msg; last != "too many errors, giving up" {
+		t.Errorf("last error = %q", last)
 	}
 }
 
