@@ -31,12 +31,12 @@ const (
 
 // Return codes.
 const (
-	xdpDrop = 1
-	xdpPass = 2
-	tcxNext = -1
-	tcxPass = 0
-	tcxDrop = 2
-	nfDrop  = 0
+	xdpDrop  = 1
+	xdpPass  = 2
+	tcxNext  = -1
+	tcxPass  = 0
+	tcxDrop  = 2
+	nfDrop   = 0
 	nfAccept = 1
 )
 

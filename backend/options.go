@@ -35,12 +35,12 @@ const (
 
 // Map and program names of a compiled chain.
 const (
-	ProgramName    = "bf_prog"
-	CountersMap    = "bf_counters"
-	LogMap         = "bf_log"
-	LogRateMap     = "bf_log_rate"
-	setMapPrefix   = "bf_set_"
-	licenseGPL     = "GPL"
+	ProgramName  = "bf_prog"
+	CountersMap  = "bf_counters"
+	LogMap       = "bf_log"
+	LogRateMap   = "bf_log_rate"
+	setMapPrefix = "bf_set_"
+	licenseGPL   = "GPL"
 )
 
 // Program is a compiled chain.

@@ -52,3 +52,27 @@ func FuzzParse(f *testing.F) {
 		_ = List(rs, ListOptions{NoSetContent: true})
 	})
 }
+
+// TestParseEveryPrefix parses every prefix of every upstream case: a
+// deterministic complement to FuzzParse for truncated input. Accepted
+// prefixes must round-trip.
+func TestParseEveryPrefix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode")
+	}
+	n := 0
+	for _, c := range loadCases(t) {
+		src := substitute(t, c)
+		for cut := 0; cut <= len(src); cut++ {
+			rs, err := Parse("prefix.bf", []byte(src[:cut]), testEnv)
+			n++
+			if err == nil {
+				back, err := Parse("again.bf", []byte(Format(rs)), testEnv)
+				if err != nil || !reflect.DeepEqual(stripOrigins(rs), stripOrigins(back)) {
+					t.Fatalf("%s cut at %d: round trip failed: %v", c.id(), cut, err)
+				}
+			}
+		}
+	}
+	t.Logf("%d prefixes parsed", n)
+}
