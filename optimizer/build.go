@@ -19,7 +19,7 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	for i, r := range c.Rules {
 		fps[i] = fingerprint(r)
 	}
-	infos, _, idCap, err := assignIDs(fps, opts.Previous)
+	infos, _, idCap, err := assignIDs(fps, opts.Previous, opts.CounterHeadroom)
 	if err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
 	}

@@ -39,7 +39,7 @@ func fingerprint(r *ir.Rule) string {
 // rules keep ID and priority, new rules take freed IDs (lowest first) or
 // new ones, and priorities between their neighbours'. It returns the IDs
 // that are new (their counters must start at zero) and the ID capacity.
-func assignIDs(fps []string, prev *Plan) (infos []RuleInfo, fresh []uint32, idCap uint32, err error) {
+func assignIDs(fps []string, prev *Plan, headroom int) (infos []RuleInfo, fresh []uint32, idCap uint32, err error) {
 	n := len(fps)
 	infos = make([]RuleInfo, n)
 	if uint64(n)+1 >= math.MaxUint32 {
@@ -47,7 +47,10 @@ func assignIDs(fps []string, prev *Plan) (infos []RuleInfo, fresh []uint32, idCa
 	}
 	if prev == nil {
 		numberFresh(infos)
-		return infos, nil, uint32(n), nil
+		if headroom < 0 || uint64(n)+uint64(headroom)+2 >= math.MaxUint32 {
+			headroom = 0
+		}
+		return infos, nil, uint32(n + headroom), nil
 	}
 	match := matchRules(prev.fingerprints, fps)
 	used := map[uint32]bool{}

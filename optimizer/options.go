@@ -21,6 +21,11 @@ type Options struct {
 	// expand into (the product of the range classes each range covers); a
 	// rule over the budget is compiled linearly (0: DefaultMaxReplication).
 	MaxReplication int
+	// CounterHeadroom reserves extra rule ID slots on a build without
+	// Previous, so rules can be added later without resizing the counter
+	// map (a rebuild). 0 keeps IDCap == len(rules), the backend's default
+	// counter contract; with headroom the policy slot is at IDCap.
+	CounterHeadroom int
 	// Linear disables classification: every rule goes to linear segments.
 	Linear bool
 	// Previous is the plan currently loaded for this chain, if any. Build

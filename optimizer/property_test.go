@@ -21,7 +21,7 @@ func TestPlanEvalMatchesIREval(t *testing.T) {
 	}
 	deadline := time.Now().Add(4 * time.Second)
 	rng := rand.New(rand.NewSource(1))
-	g := rgen{rng}
+	g := rgen{rng: rng}
 	classified, lookups := 0, 0
 	for iter := 0; iter < 400 && time.Now().Before(deadline); iter++ {
 		rs, c := g.chain(1 + g.n(60))
@@ -56,6 +56,44 @@ func TestPlanEvalMatchesIREval(t *testing.T) {
 		t.Fatalf("too few classified decisions: %d classified rules, %d lookup decisions", classified, lookups)
 	}
 	t.Logf("%d classified rules, %d decisions by lookups", classified, lookups)
+}
+
+// TestPlanEvalMatchesIREvalClassifiable runs the property on rulesets made
+// of classifiable rules, so lookup segments are long and mix hash, LPM,
+// set and range-class tables; it checks those kinds were all exercised.
+func TestPlanEvalMatchesIREvalClassifiable(t *testing.T) {
+	deadline := time.Now().Add(4 * time.Second)
+	g := rgen{rng: rand.New(rand.NewSource(2)), plain: true}
+	var seen Stats
+	for iter := 0; iter < 300 && time.Now().Before(deadline); iter++ {
+		rs, c := g.chain(1 + g.n(80))
+		pkts := make([]*ir.Packet, 150)
+		for i := range pkts {
+			pkts[i] = g.packet()
+		}
+		for _, o := range []Options{{}, {MaxTables: 3, InlineMax: -1}, {MaxReplication: 3}} {
+			p, err := Build(c, o)
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			seen.HashTables += p.Stats.HashTables
+			seen.LPMTables += p.Stats.LPMTables
+			seen.ClassMaps += p.Stats.ClassMaps
+			seen.AlwaysTables += p.Stats.AlwaysTables
+			seen.InlineTables += p.Stats.InlineTables
+			for _, pk := range pkts {
+				want := ir.Eval(rs, c, pk)
+				if got := p.EvalRuleset(rs, pk); !reflect.DeepEqual(got, want) {
+					t.Fatalf("iteration %d, options %+v: plan and ir.Eval disagree\npacket mark %#x ifindex %d % x\nplan:  %+v\nir:    %+v\nstrategy:\n%s\nchain:\n%s",
+						iter, o, pk.Mark, pk.Ifindex, pk.Data, got, want, p.Strategy(), dumpChain(c))
+				}
+			}
+		}
+	}
+	if seen.HashTables == 0 || seen.LPMTables == 0 || seen.ClassMaps == 0 || seen.AlwaysTables == 0 || seen.InlineTables == 0 {
+		t.Fatalf("not every table kind was exercised: %+v", seen)
+	}
+	t.Logf("exercised: %+v", seen)
 }
 
 func dumpChain(c *ir.Chain) string {

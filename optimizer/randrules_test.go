@@ -23,7 +23,12 @@ func v6(last uint16) []byte {
 	return b
 }
 
-type rgen struct{ rng *rand.Rand }
+// rgen draws random rules; plain restricts them to classifiable ones (no
+// negation, log, CONTINUE, flags or probability) so runs are long.
+type rgen struct {
+	rng   *rand.Rand
+	plain bool
+}
 
 func (g rgen) n(k int) int { return g.rng.Intn(k) }
 
@@ -71,6 +76,9 @@ func (g rgen) match(c *ir.Chain) ir.Match {
 	case 11:
 		m = ir.Match{Field: ir.MetaMark, Value: be32(uint32(g.n(4)) << 8), Mask: be32(0xff00)}
 	case 12:
+		if g.plain {
+			return ir.Match{Field: ir.IP4Snet, Value: []byte{198, 18, 0, 0}, Mask: ir.PrefixMask(16+g.n(9), 4)}
+		}
 		m = ir.Match{Field: ir.TCPFlags, Op: []ir.Op{ir.OpEq, ir.OpAny, ir.OpAll}[g.n(3)], Value: []byte{byte(g.n(4))}}
 	case 13:
 		m = ir.Match{Field: ir.ICMPType, Value: []byte{[]byte{0, 8}[g.n(2)]}}
@@ -83,10 +91,10 @@ func (g rgen) match(c *ir.Chain) ir.Match {
 			m = ir.Match{Field: ir.MetaProbability, Value: be32(uint32(g.n(ir.ProbabilityScale)))}
 		}
 	}
-	if g.n(12) == 0 && m.Op != ir.OpIn {
-		m.Negate = true
+	if m.Field == ir.MetaProbability && g.plain && len(c.Sets) > 0 {
+		return ir.Match{Op: ir.OpIn, Set: c.Sets[g.n(len(c.Sets))].Name}
 	}
-	if g.n(12) == 0 && m.Op == ir.OpIn {
+	if !g.plain && g.n(12) == 0 {
 		m.Negate = true
 	}
 	return m
@@ -124,7 +132,11 @@ func (g rgen) chain(n int) (*ir.Ruleset, *ir.Chain) {
 		for k := g.n(4); k > 0; k-- {
 			r.Matches = append(r.Matches, g.match(c))
 		}
-		switch x := g.n(40); {
+		vk := 40
+		if g.plain {
+			vk = 30
+		}
+		switch x := g.n(vk); {
 		case x < 12:
 			r.Verdict = ir.Verdict{Kind: ir.Accept}
 		case x < 24:
@@ -142,7 +154,7 @@ func (g rgen) chain(n int) (*ir.Ruleset, *ir.Chain) {
 		default:
 			r.Verdict = ir.Verdict{Kind: ir.Return}
 		}
-		if g.n(10) == 0 {
+		if !g.plain && g.n(10) == 0 {
 			r.Log = &ir.Log{Headers: ir.LogAll}
 		}
 		if g.n(6) == 0 {

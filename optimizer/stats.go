@@ -76,7 +76,7 @@ func (p *Plan) Strategy() string {
 			if t.Inline {
 				kind = "inline-" + kind
 			}
-			fmt.Fprintf(&b, " %s(%s)×%d", kind, t.Shape, len(t.Entries))
+			fmt.Fprintf(&b, " %s(%s)×%d", kind, layoutString(&t), len(t.Entries))
 		}
 		b.WriteByte('\n')
 	}
@@ -88,4 +88,21 @@ func (s Stats) String() string {
 	return fmt.Sprintf("%d rules (%d classified, %d linear), %d lookup + %d linear segments, %d hash + %d lpm tables, %d inline, %d always, %d class maps, %d entries, ≤%d lookups/packet",
 		s.Rules, s.ClassifiedRules, s.LinearRules, s.LookupSegments, s.LinearSegments, s.HashTables, s.LPMTables,
 		s.InlineTables, s.AlwaysTables, s.ClassMaps, s.Entries, s.MaxLookups)
+}
+
+// layoutString prints a key layout: "field&mask", "field@class",
+// "field/lpm", comma-separated.
+func layoutString(t *Table) string {
+	parts := make([]string, len(t.Key))
+	for i, kp := range t.Key {
+		switch {
+		case kp.Class >= 0:
+			parts[i] = kp.Field.String() + "@class"
+		case kp.Prefix:
+			parts[i] = kp.Field.String() + "/lpm"
+		default:
+			parts[i] = fmt.Sprintf("%s&%x", kp.Field, kp.Mask)
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -47,7 +47,7 @@ func buildTables(c *ir.Chain, srs []*shapeRule, infos []RuleInfo, s *Segment, op
 		if pt := prevTable(prev, &t); pt != nil && len(t.Entries) <= pt.Capacity {
 			t.Capacity = pt.Capacity
 		}
-		t.Inline = t.Kind != TableAlways && len(t.Entries) <= opts.inlineMax()
+		t.Inline = t.Kind != TableAlways && opts.inlineMax() > 0 && len(t.Entries) <= opts.inlineMax()
 		s.Tables = append(s.Tables, t)
 	}
 }

@@ -1,0 +1,303 @@
+package optimizer
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"github.com/bpfilter-go/bpfilter/ir"
+)
+
+// Delta is what it takes to go from one plan to the next without
+// recompiling: map writes only. When Rebuild is set the program structure
+// changed (Reason says how) and the new plan must be compiled and loaded;
+// the other fields are then empty.
+type Delta struct {
+	Rebuild bool
+	Reason  string
+	// Tables lists entry changes per lookup table.
+	Tables []TableDelta
+	// Classes lists range-class array changes.
+	Classes []ClassDelta
+	// Sets lists element changes of the chain's sets (the maps linear
+	// rules look up).
+	Sets []SetDelta
+	// Actions lists the rule IDs whose dispatch entry (verdict, mark) must
+	// be written from the new plan's rule (RuleByID).
+	Actions []uint32
+	// ResetCounters lists the rule IDs that now name a new rule: their
+	// counters must be zeroed. Counters of every other ID carry over.
+	ResetCounters []uint32
+}
+
+// TableDelta is the entry changes of table Table of segment Segment.
+type TableDelta struct {
+	Segment, Table int
+	// Put are entries to add or overwrite; Delete entries to remove (only
+	// Key and PrefixLen matter).
+	Put    []Entry
+	Delete []Entry
+}
+
+// ClassDelta is the changes of one class array.
+type ClassDelta struct {
+	Segment, Class int
+	Updates        []ClassUpdate
+}
+
+// ClassUpdate writes class Class at array index Value.
+type ClassUpdate struct {
+	Value uint32
+	Class uint16
+}
+
+// SetDelta is the element changes of one set.
+type SetDelta struct {
+	Set         string
+	Add, Delete []ir.SetElem
+}
+
+// Writes is the number of map writes (puts, deletes, class updates, set
+// changes, actions, counter resets) the delta costs.
+func (d *Delta) Writes() int {
+	n := len(d.Actions) + len(d.ResetCounters)
+	for _, t := range d.Tables {
+		n += len(t.Put) + len(t.Delete)
+	}
+	for _, c := range d.Classes {
+		n += len(c.Updates)
+	}
+	for _, s := range d.Sets {
+		n += len(s.Add) + len(s.Delete)
+	}
+	return n
+}
+
+// Diff compares the loaded plan old with new (built with
+// Options{Previous: old}) and returns the map writes that turn one into
+// the other, or a Delta with Rebuild set when the program structure
+// differs.
+func Diff(old, new *Plan) (Delta, error) {
+	if old == nil || new == nil {
+		return Delta{}, fmt.Errorf("optimizer: diff needs two plans")
+	}
+	if why := structureChange(old, new); why != "" {
+		return Delta{Rebuild: true, Reason: why}, nil
+	}
+	var d Delta
+	for si := range new.Segments {
+		os, ns := &old.Segments[si], &new.Segments[si]
+		if ns.Kind != SegLookup {
+			continue
+		}
+		for ci := range ns.Classes {
+			if u := diffClasses(&os.Classes[ci], &ns.Classes[ci]); len(u) > 0 {
+				d.Classes = append(d.Classes, ClassDelta{Segment: si, Class: ci, Updates: u})
+			}
+		}
+		for ti := range ns.Tables {
+			put, del := diffEntries(os.Tables[ti].Entries, ns.Tables[ti].Entries)
+			if len(put)+len(del) > 0 {
+				d.Tables = append(d.Tables, TableDelta{Segment: si, Table: ti, Put: put, Delete: del})
+			}
+		}
+	}
+	for i, s := range new.Chain.Sets {
+		add, del := diffSet(old.Chain.Sets[i], s)
+		if len(add)+len(del) > 0 {
+			d.Sets = append(d.Sets, SetDelta{Set: s.Name, Add: add, Delete: del})
+		}
+	}
+	for i, ri := range new.Rules {
+		oi, ok := old.byID[ri.ID]
+		if ok && old.fingerprints[oi] == new.fingerprints[i] {
+			continue
+		}
+		d.ResetCounters = append(d.ResetCounters, ri.ID)
+		if ri.Classified {
+			d.Actions = append(d.Actions, ri.ID)
+		}
+	}
+	sort.Slice(d.ResetCounters, func(a, b int) bool { return d.ResetCounters[a] < d.ResetCounters[b] })
+	sort.Slice(d.Actions, func(a, b int) bool { return d.Actions[a] < d.Actions[b] })
+	return d, nil
+}
+
+// structureChange returns why new cannot be reached from old by map writes
+// ("" when it can).
+func structureChange(old, new *Plan) string {
+	oc, nc := old.Chain, new.Chain
+	switch {
+	case oc.Hook != nc.Hook || oc.HookOpts != nc.HookOpts:
+		return "hook changed"
+	case oc.Policy != nc.Policy:
+		return "policy changed"
+	case old.IDCap != new.IDCap:
+		return fmt.Sprintf("counter slots changed (%d → %d)", old.IDCap, new.IDCap)
+	case len(old.Segments) != len(new.Segments):
+		return fmt.Sprintf("segment count changed (%d → %d)", len(old.Segments), len(new.Segments))
+	}
+	if why := setStructureChange(oc.Sets, nc.Sets); why != "" {
+		return why
+	}
+	for si := range new.Segments {
+		os, ns := &old.Segments[si], &new.Segments[si]
+		if os.Kind != ns.Kind {
+			return fmt.Sprintf("segment %d changed from %s to %s", si, os.Kind, ns.Kind)
+		}
+		if ns.Kind == SegLinear {
+			if os.End-os.First != ns.End-ns.First {
+				return fmt.Sprintf("linear segment %d changed length", si)
+			}
+			for k := 0; k < ns.End-ns.First; k++ {
+				oi, ni := os.First+k, ns.First+k
+				if old.Rules[oi].ID != new.Rules[ni].ID || old.fingerprints[oi] != new.fingerprints[ni] {
+					return fmt.Sprintf("linear rule %d changed", ni)
+				}
+			}
+			continue
+		}
+		if len(os.Classes) != len(ns.Classes) || len(os.Tables) != len(ns.Tables) {
+			return fmt.Sprintf("lookup segment %d changed its tables", si)
+		}
+		for ci := range ns.Classes {
+			if os.Classes[ci].Field != ns.Classes[ci].Field {
+				return fmt.Sprintf("lookup segment %d changed its range fields", si)
+			}
+		}
+		for ti := range ns.Tables {
+			ot, nt := &os.Tables[ti], &ns.Tables[ti]
+			switch {
+			case ot.Shape != nt.Shape || ot.Kind != nt.Kind || !sameLayout(ot.Key, nt.Key):
+				return fmt.Sprintf("segment %d table %d changed shape", si, ti)
+			case ot.Capacity != nt.Capacity:
+				return fmt.Sprintf("segment %d table %d outgrew its capacity %d", si, ti, ot.Capacity)
+			case ot.Inline != nt.Inline:
+				return fmt.Sprintf("segment %d table %d changed between inline and map", si, ti)
+			case nt.Inline && !sameEntries(ot.Entries, nt.Entries):
+				return fmt.Sprintf("segment %d inline table %d changed", si, ti)
+			}
+		}
+	}
+	return ""
+}
+
+func setStructureChange(a, b []*ir.Set) string {
+	if len(a) != len(b) {
+		return "sets added or removed"
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].IsLPM() != b[i].IsLPM() || len(a[i].Key) != len(b[i].Key) {
+			return fmt.Sprintf("set %s changed", b[i].Name)
+		}
+		for k := range a[i].Key {
+			if a[i].Key[k] != b[i].Key[k] {
+				return fmt.Sprintf("set %s changed its key", b[i].Name)
+			}
+		}
+	}
+	return ""
+}
+
+func sameEntries(a, b []Entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].PrefixLen != b[i].PrefixLen || a[i].Value != b[i].Value || !bytes.Equal(a[i].Key, b[i].Key) {
+			return false
+		}
+	}
+	return true
+}
+
+// diffEntries merges two sorted entry lists.
+func diffEntries(a, b []Entry) (put, del []Entry) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var c int
+		switch {
+		case i == len(a):
+			c = 1
+		case j == len(b):
+			c = -1
+		default:
+			c = bytes.Compare(a[i].Key, b[j].Key)
+			if c == 0 {
+				c = a[i].PrefixLen - b[j].PrefixLen
+			}
+		}
+		switch {
+		case c < 0:
+			del = append(del, a[i])
+			i++
+		case c > 0:
+			put = append(put, b[j])
+			j++
+		default:
+			if a[i].Value != b[j].Value {
+				put = append(put, b[j])
+			}
+			i++
+			j++
+		}
+	}
+	return put, del
+}
+
+// diffClasses lists the array indices whose class changed.
+func diffClasses(a, b *ClassMap) []ClassUpdate {
+	if len(a.Starts) == len(b.Starts) {
+		same := true
+		for i := range a.Starts {
+			if a.Starts[i] != b.Starts[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return nil
+		}
+	}
+	oa, na := a.Array(), b.Array()
+	var u []ClassUpdate
+	for v := range na {
+		if oa[v] != na[v] {
+			u = append(u, ClassUpdate{Value: uint32(v), Class: na[v]})
+		}
+	}
+	return u
+}
+
+// diffSet lists added and removed elements (prefix lengths count for LPM
+// sets only).
+func diffSet(a, b *ir.Set) (add, del []ir.SetElem) {
+	lpm := b.IsLPM()
+	id := func(e ir.SetElem) string {
+		if lpm {
+			return entryID(e.Key, e.PrefixLen)
+		}
+		return string(e.Key)
+	}
+	in := func(s *ir.Set) map[string]ir.SetElem {
+		m := make(map[string]ir.SetElem, len(s.Elems))
+		for _, e := range s.Elems {
+			m[id(e)] = e
+		}
+		return m
+	}
+	am, bm := in(a), in(b)
+	for _, e := range b.Elems {
+		if _, ok := am[id(e)]; !ok {
+			add = append(add, e)
+			am[id(e)] = e
+		}
+	}
+	for _, e := range a.Elems {
+		if _, ok := bm[id(e)]; !ok {
+			del = append(del, e)
+			bm[id(e)] = e
+		}
+	}
+	return add, del
+}
