@@ -53,7 +53,7 @@ func writeTCPFlags(w *strings.Builder, f uint8) {
 }
 
 func savePorts(w *strings.Builder, opt string, r [2]uint16, inv bool) {
-	if r[0] == 0 && r[1] == 0xffff && !inv {
+	if r[0] == 0 && r[1] == 0xffff {
 		return
 	}
 	if inv {
@@ -218,7 +218,7 @@ func init() {
 			if seen["source-port"] && seen["sport"] || seen["destination-port"] && seen["dport"] {
 				return paramErr("udp: \"--%s\" option may only be specified once", opt)
 			}
-			r, err := parsePortRange(arg, "udp")
+			r, err := parsePortRangeUnordered(arg, "udp")
 			if err != nil {
 				return err
 			}

@@ -80,6 +80,20 @@ func portName(p uint16, proto string, numeric bool) string {
 	return strconv.Itoa(int(p))
 }
 
+// parsePortRangeUnordered is parsePortRange without the min <= max check
+// (libxt_udp's XTTYPE_PORTRC accepts a reversed range, which then never
+// matches).
+func parsePortRangeUnordered(s, proto string) ([2]uint16, error) {
+	r, err := parsePortRange(s, proto)
+	if err != nil && strings.Contains(err.Error(), "min > max") {
+		lo, hi, _ := strings.Cut(s, ":")
+		a, _ := parsePort(lo, proto)
+		b, _ := parsePort(hi, proto)
+		return [2]uint16{a, b}, nil
+	}
+	return r, err
+}
+
 // parsePortRange parses "a", "a:b", ":b", "a:" or ":".
 func parsePortRange(s, proto string) ([2]uint16, error) {
 	lo, hi, isRange := strings.Cut(s, ":")

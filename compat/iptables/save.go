@@ -36,14 +36,30 @@ func writeAddr(w *strings.Builder, letter byte, ip *abi.IPHeader, src bool) {
 	fmt.Fprintf(w, " -%c %s/%s", letter, a, maskString(m))
 }
 
-func writeIface(w *strings.Builder, letter byte, name string, inv bool) {
-	if name == "" || (name == "+" && !inv) {
+// writeIface is iptables-legacy's print_iface: the name up to the end of
+// the mask, with "+" when the mask stops before the name's end.
+func writeIface(w *strings.Builder, letter byte, name string, mask [abi.IfNameLen]byte, inv bool) {
+	if mask[0] == 0 {
 		return
 	}
 	if inv {
 		w.WriteString(" !")
 	}
-	fmt.Fprintf(w, " -%c %s", letter, name)
+	fmt.Fprintf(w, " -%c ", letter)
+	b := make([]byte, abi.IfNameLen+1)
+	copy(b, name)
+	for i := 0; i < abi.IfNameLen; i++ {
+		if mask[i] != 0 {
+			if b[i] != 0 {
+				w.WriteByte(b[i])
+			}
+			continue
+		}
+		if i > 0 && b[i-1] != 0 {
+			w.WriteByte('+')
+		}
+		break
+	}
 }
 
 // writeRuleSpec writes everything after "-A CHAIN" of a rule: the ip part,
@@ -52,8 +68,8 @@ func writeRuleSpec(w *strings.Builder, fam abi.Family, r *abi.Rule, counters boo
 	ip := &r.IP
 	writeAddr(w, 's', ip, true)
 	writeAddr(w, 'd', ip, false)
-	writeIface(w, 'i', ip.InIface, ip.InvFlags&abi.InvVIAIn != 0)
-	writeIface(w, 'o', ip.OutIface, ip.InvFlags&abi.InvVIAOut != 0)
+	writeIface(w, 'i', ip.InIface, ip.InIfaceMask, ip.InvFlags&abi.InvVIAIn != 0)
+	writeIface(w, 'o', ip.OutIface, ip.OutIfaceMask, ip.InvFlags&abi.InvVIAOut != 0)
 	if ip.Proto > 0 {
 		if ip.InvFlags&abi.InvProto != 0 {
 			w.WriteString(" !")
