@@ -36,6 +36,10 @@ type Options struct {
 	KernelBTF *btf.Spec
 	// Logger receives notices such as the XDP generic-mode fallback.
 	Logger *slog.Logger
+	// FreshCounters, on a chain passed to Replace, starts its counters at
+	// zero (upstream "bfcli chain update" behaviour) instead of carrying
+	// over those of unchanged rules (the default, see Replace).
+	FreshCounters bool
 }
 
 // Chain is one chain loaded in the kernel, attached or not. A Chain is

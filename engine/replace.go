@@ -17,10 +17,14 @@ import (
 // owns it. On success c holds next's IR, program and maps, next is
 // emptied, and the old program is unloaded.
 //
+// Hook options of next are ignored, as with "bfcli chain update": the
+// attachment keeps the current ones, and so does c.IR.
+//
 // Counters of rules present in both chains (same matches, actions and
 // verdict, in order of appearance), of the policy and of parse errors
-// are copied to next before the swap; packets the old program counts
-// during the swap itself are not carried over.
+// are copied to next before the swap, unless next was loaded with
+// Options.FreshCounters; packets the old program counts during the swap
+// itself are not carried over.
 func (c *Chain) Replace(next *Chain) error {
 	switch {
 	case next == nil || next == c:
@@ -32,8 +36,10 @@ func (c *Chain) Replace(next *Chain) error {
 	case next.IR.Hook != c.IR.Hook:
 		return fmt.Errorf("engine: replace chain %s: hook %s cannot replace hook %s", c.IR.Name, next.IR.Hook, c.IR.Hook)
 	}
-	if err := carryCounters(c, next); err != nil {
-		return fmt.Errorf("engine: replace chain %s: %w", c.IR.Name, err)
+	if !next.opts.FreshCounters {
+		if err := carryCounters(c, next); err != nil {
+			return fmt.Errorf("engine: replace chain %s: %w", c.IR.Name, err)
+		}
 	}
 	if c.att != nil {
 		if err := c.att.Update(next.prog); err != nil {
@@ -50,7 +56,12 @@ func (c *Chain) Replace(next *Chain) error {
 			errs = append(errs, err)
 		}
 	}
-	c.IR, c.Program, c.VerifierLog = next.IR, next.Program, next.VerifierLog
+	nextIR := next.IR
+	if nextIR.HookOpts != c.IR.HookOpts {
+		nextIR = nextIR.Clone()
+		nextIR.HookOpts = c.IR.HookOpts
+	}
+	c.IR, c.Program, c.VerifierLog = nextIR, next.Program, next.VerifierLog
 	c.coll, c.prog = next.coll, next.prog
 	next.coll, next.prog = nil, nil
 	old.Close()
