@@ -78,6 +78,15 @@ func TestSockAddrHooks(t *testing.T) {
 				}
 				c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{eqMatch(t, saddr, zero, true)}, Log: &ir.Log{}, Verdict: ir.Verdict{Kind: ir.Drop}})
 			}
+			// One CONTINUE rule per matcher case valid on the hook, first,
+			// so that every send checks them all through the counters.
+			var probes []*ir.Rule
+			for _, m := range matcherCases(t) {
+				if m.Field.ValidOn(h) {
+					probes = append(probes, &ir.Rule{Matches: []ir.Match{m}, Verdict: ir.Verdict{Kind: ir.Continue}})
+				}
+			}
+			c.Rules = append(probes, c.Rules...)
 			l := compileAndLoad(t, c)
 			lk, err := link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: l.prog.Spec.Programs[ProgramName].AttachType, Program: l.coll.Programs[ProgramName]})
 			if err != nil {
@@ -85,6 +94,7 @@ func TestSockAddrHooks(t *testing.T) {
 			}
 			t.Cleanup(func() { lk.Close() })
 			outcomes := map[bool]int{}
+			hit, miss := map[string]bool{}, map[string]bool{}
 			for _, d := range dsts {
 				sock := &ir.SockAddr{Family: h.SockAddrFamily(), Proto: ir.ProtoUDP, Dst: d.Addr().AsSlice(), DstPort: d.Port()}
 				if h.IsSendmsg() {
@@ -102,10 +112,25 @@ func TestSockAddrHooks(t *testing.T) {
 				}
 				outcomes[denied]++
 				after := l.counters(t)
+				matched := map[int]bool{}
 				for _, ht := range res.Hits {
-					if after[ht.Rule].Packets == before[ht.Rule].Packets {
-						t.Errorf("send to %s: rule %d matched per ir.Eval but its counter did not move", d, ht.Rule)
+					matched[ht.Rule] = true
+				}
+				for ri, r := range c.Rules {
+					if n := after[ri].Packets - before[ri].Packets; n != b2u(matched[ri]) {
+						t.Errorf("send to %s: rule %d (%s): counter moved by %d, ir.Eval says matched=%v", d, ri, ruleSummary(c, r), n, matched[ri])
 					}
+					if ri < len(probes) && !strings.Contains(r.Matches[0].Field.String(), "saddr") && !strings.Contains(r.Matches[0].Field.String(), "snet") &&
+						r.Matches[0].Field != ir.TCPDport { // sources are unspecified, the helper sends UDP
+						key := ruleKey(c, r)
+						hit[key] = hit[key] || matched[ri]
+						miss[key] = miss[key] || !matched[ri]
+					}
+				}
+			}
+			for k := range hit {
+				if !hit[k] || !miss[k] {
+					t.Errorf("%s: hit=%v miss=%v over the destinations; the test cannot tell right from wrong", k, hit[k], miss[k])
 				}
 			}
 			if outcomes[true] == 0 || outcomes[false] == 0 {
@@ -113,7 +138,7 @@ func TestSockAddrHooks(t *testing.T) {
 			}
 			var logged bool
 			for _, e := range l.readLogs(t) {
-				if e.Rule == 1 && e.DstPort == 5353 && e.PID != 0 && e.Comm != "" {
+				if e.Rule == len(probes)+1 && e.DstPort == 5353 && e.PID != 0 && e.Comm != "" {
 					logged = true
 				}
 			}

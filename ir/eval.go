@@ -178,6 +178,9 @@ func FlowHash(saddr, daddr []byte, sport, dport uint16, proto uint8) uint32 {
 // f's width; ok is false when the packet does not carry the field.
 func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 	if p.Sock != nil {
+		if f == MetaProbability {
+			return putUint(uint64(p.Random%ProbabilityScale), 4), true
+		}
 		return sockFieldValue(f, p.Sock)
 	}
 	fi := f.Info()
