@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -173,14 +173,14 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		cp := &sr.comps[i]
 		switch cp.kind {
 		case compExact:
-			cp.sortKey = fmt.Sprintf("%s&%s", cp.field, hex.EncodeToString(cp.mask))
+			cp.sortKey = cp.field.String() + "&" + hex.EncodeToString(cp.mask)
 		case compClass:
-			cp.sortKey = fmt.Sprintf("%s@class", cp.field)
+			cp.sortKey = cp.field.String() + "@class"
 		case compPrefix:
-			cp.sortKey = fmt.Sprintf("~%s/lpm", cp.field)
+			cp.sortKey = "~" + cp.field.String() + "/lpm"
 		}
 	}
-	sort.SliceStable(sr.comps, func(i, j int) bool { return sr.comps[i].sortKey < sr.comps[j].sortKey })
+	slices.SortStableFunc(sr.comps, func(a, b comp) int { return strings.Compare(a.sortKey, b.sortKey) })
 	keys := make([]string, len(sr.comps))
 	for i := range sr.comps {
 		keys[i] = sr.comps[i].sortKey

@@ -1,10 +1,9 @@
 package optimizer
 
 import (
-	"encoding/hex"
+	"encoding/binary"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -14,22 +13,49 @@ import (
 const prioGap = 1024
 
 // fingerprint identifies a rule's content across builds: matches (with set
-// names, not set contents), actions and verdict; not its origin.
+// names, not set contents), actions and verdict; not its origin. It is a
+// binary encoding with length-prefixed byte strings, so distinct rules
+// never collide.
 func fingerprint(r *ir.Rule) string {
-	var b strings.Builder
-	for _, m := range r.Matches {
-		fmt.Fprintf(&b, "%d|%d|%t|%s|%s|%s|%s;", m.Field, m.Op, m.Negate,
-			hex.EncodeToString(m.Value), hex.EncodeToString(m.Mask), hex.EncodeToString(m.High), m.Set)
+	b := make([]byte, 0, 64)
+	bs := func(v []byte) []byte {
+		if v == nil {
+			return append(b, 0xff)
+		}
+		b = append(b, byte(len(v)))
+		return append(b, v...)
 	}
-	fmt.Fprintf(&b, "c%t", r.Counter)
+	for _, m := range r.Matches {
+		b = binary.BigEndian.AppendUint16(b, uint16(m.Field))
+		neg := byte(0)
+		if m.Negate {
+			neg = 1
+		}
+		b = append(b, byte(m.Op), neg)
+		b = bs(m.Value)
+		b = bs(m.Mask)
+		b = bs(m.High)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(m.Set)))
+		b = append(b, m.Set...)
+	}
+	b = append(b, 0xfe)
+	if r.Counter {
+		b = append(b, 'c')
+	}
 	if r.Log != nil {
-		fmt.Fprintf(&b, "l%d|%d|%q", r.Log.Headers, r.Log.Every, r.Log.Prefix)
+		b = append(b, 'l', byte(r.Log.Headers))
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Log.Every))
+		b = binary.BigEndian.AppendUint16(b, uint16(len(r.Log.Prefix)))
+		b = append(b, r.Log.Prefix...)
 	}
 	if r.Mark != nil {
-		fmt.Fprintf(&b, "m%d", *r.Mark)
+		b = append(b, 'm')
+		b = binary.BigEndian.AppendUint32(b, *r.Mark)
 	}
-	fmt.Fprintf(&b, "v%d|%d|%d|%q", r.Verdict.Kind, r.Verdict.Ifindex, r.Verdict.Dir, r.Verdict.Chain)
-	return b.String()
+	b = append(b, 'v', byte(r.Verdict.Kind), byte(r.Verdict.Dir))
+	b = binary.BigEndian.AppendUint32(b, r.Verdict.Ifindex)
+	b = append(b, r.Verdict.Chain...)
+	return string(b)
 }
 
 // assignIDs gives every rule a stable ID and a priority. Without a previous

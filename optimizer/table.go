@@ -86,8 +86,9 @@ func sameLayout(a, b []KeyPart) bool {
 // buildTable fills the table of one shape from its rules (rule order).
 func buildTable(srs []*shapeRule, infos []RuleInfo, cms []ClassMap, shape string, rules []int) Table {
 	proto := srs[rules[0]]
-	tb := &tableBuilder{plens: map[int]bool{}, best: map[string]int{}}
+	tb := &tableBuilder{plens: map[int]bool{}, best: make(map[string]int, len(rules))}
 	tb.t.Shape = shape
+	tb.t.Entries = make([]Entry, 0, len(rules))
 	if len(proto.comps) == 0 {
 		tb.t.Kind = TableAlways
 		for _, i := range rules {
