@@ -276,27 +276,33 @@ func (s *Server) handleConn(ctx context.Context, c *net.UnixConn) {
 			s.send(c, failure(0, err))
 			return
 		}
-		req, err := proto.DecodeRequest(body)
-		if err != nil {
-			var id uint64
-			if req != nil {
-				id = req.ID
-			}
-			if s.send(c, failure(id, errorf(proto.EPROTO, "%w", err))) != nil {
-				return
-			}
-			continue
-		}
-		if req.Cmd == proto.CmdChainLogs {
+		req, resp := s.process(body, int(cred.Pid))
+		if resp == nil {
 			s.streamLogs(ctx, c, req, int(cred.Pid))
 			return
 		}
-		resp := s.handle(req, int(cred.Pid))
 		if err := s.send(c, resp); err != nil {
 			s.log.Debug("dropping client", "err", err)
 			return
 		}
 	}
+}
+
+// process decodes and runs one request body from process pid. A chain.logs
+// request is returned with a nil response: the caller streams it.
+func (s *Server) process(body []byte, pid int) (*proto.Request, *proto.Response) {
+	req, err := proto.DecodeRequest(body)
+	if err != nil {
+		var id uint64
+		if req != nil {
+			id = req.ID
+		}
+		return req, failure(id, errorf(proto.EPROTO, "%w", err))
+	}
+	if req.Cmd == proto.CmdChainLogs {
+		return req, nil
+	}
+	return req, s.handle(req, pid)
 }
 
 // streamLogs answers chain.logs: one response per record until the client

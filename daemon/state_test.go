@@ -15,7 +15,7 @@ import (
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
-func parseRS(t *testing.T, text string) *ir.Ruleset {
+func parseRS(t testing.TB, text string) *ir.Ruleset {
 	t.Helper()
 	rs, err := cli.Parse("test.bf", []byte(text), ir.ParseEnv{})
 	if err != nil {
@@ -24,7 +24,7 @@ func parseRS(t *testing.T, text string) *ir.Ruleset {
 	return rs
 }
 
-func parseChain(t *testing.T, text string) *ir.Chain {
+func parseChain(t testing.TB, text string) *ir.Chain {
 	t.Helper()
 	rs := parseRS(t, text)
 	if len(rs.Chains) != 1 {
@@ -42,7 +42,7 @@ type testState struct {
 
 // newTestState returns a State over a fake kernel; persistent selects
 // standard mode (pins and context under a temp dir).
-func newTestState(t *testing.T, persistent bool) *testState {
+func newTestState(t testing.TB, persistent bool) *testState {
 	t.Helper()
 	dir := t.TempDir()
 	cg := filepath.Join(dir, "cgroot", "sys/fs/cgroup/test")
@@ -56,7 +56,7 @@ func newTestState(t *testing.T, persistent bool) *testState {
 	return ts
 }
 
-func (ts *testState) reopen(t *testing.T, persistent bool) *State {
+func (ts *testState) reopen(t testing.TB, persistent bool) *State {
 	cfg := StateConfig{Loader: ts.k, Namespaces: fakeNamespaces{}}
 	if persistent {
 		cfg.PinRoot = filepath.Join(ts.dir, "bpffs", "bpfilter")
