@@ -55,12 +55,12 @@ func TestParseLargeRuleset(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large input skipped in -short mode")
 	}
-	rs, err := Parse("big.bf", bigRuleset(20000), testEnv)
+	rs, err := Parse("big.bf", bigRuleset(10000), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := rs.Chains[0]
-	if len(c.Rules) != 20001 || len(c.Sets) != 2001 || len(c.Sets[0].Elems) != 20000 {
+	if len(c.Rules) != 10001 || len(c.Sets) != 1001 || len(c.Sets[0].Elems) != 10000 {
 		t.Fatalf("got %d rules, %d sets, %d elements", len(c.Rules), len(c.Sets), len(c.Sets[0].Elems))
 	}
 	checkRoundTrip(t, "big", rs)
