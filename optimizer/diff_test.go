@@ -282,3 +282,27 @@ func TestPrioritiesRenumberWhenNoGap(t *testing.T) {
 		t.Fatal("the origin must not change a rule's fingerprint")
 	}
 }
+
+func TestDiffLastRuleOfAShapeKeepsAnEmptyTable(t *testing.T) {
+	c := gen(t, rulegen.Config{Kind: rulegen.SourceAddrs, Rules: 1000, Seed: 1})
+	c.Rules = append(c.Rules[:500], append([]*ir.Rule{{
+		Matches: []ir.Match{{Field: ir.MetaL4Proto, Value: []byte{ir.ProtoTCP}}, {Field: ir.TCPDport, Value: be16(22)}},
+		Verdict: ir.Verdict{Kind: ir.Accept},
+	}}, c.Rules[500:]...)...)
+	old := build(t, c, Options{InlineMax: -1})
+	nc := c.Clone()
+	nc.Rules = append(nc.Rules[:500], nc.Rules[501:]...)
+	p := build(t, nc, Options{InlineMax: -1, Previous: old})
+	d, err := Diff(old, p)
+	if err != nil || d.Rebuild {
+		t.Fatalf("want an update, got %+v, %v", d, err)
+	}
+	if len(p.Segments[0].Tables) != 2 || len(d.Tables) != 1 || len(d.Tables[0].Delete) != 1 {
+		t.Fatalf("want the tcp.dport table kept empty and its entry deleted: %s %+v", p.Strategy(), d.Tables)
+	}
+	applyDelta(t, old, p, d)
+	// A fresh build drops the empty table.
+	if fresh := build(t, nc, Options{InlineMax: -1}); len(fresh.Segments[0].Tables) != 1 {
+		t.Fatalf("fresh build: %s", fresh.Strategy())
+	}
+}

@@ -36,15 +36,38 @@ func buildTables(c *ir.Chain, srs []*shapeRule, infos []RuleInfo, s *Segment, op
 		}
 		groups[sh] = append(groups[sh], i)
 	}
+	// Shapes of the previous plan's segment that have no rule left keep
+	// an empty table (same layout and capacity), so deleting the last
+	// rule of a shape is an update rather than a rebuild.
+	if prev != nil {
+		for i := range prev.Tables {
+			pt := &prev.Tables[i]
+			if _, ok := groups[pt.Shape]; !ok && !pt.Inline && pt.Kind != TableAlways && classesKept(pt, prev, s) {
+				shapes = append(shapes, pt.Shape)
+			}
+		}
+	}
 	sort.Strings(shapes)
 	s.Tables = make([]Table, 0, len(shapes))
 	for _, sh := range shapes {
-		t := buildTable(srs, infos, s.Classes, sh, groups[sh])
+		var pt *Table
+		if prev != nil {
+			pt = tableByShape(prev, sh)
+		}
+		rules := groups[sh]
+		if len(rules) == 0 {
+			t := *pt
+			t.Entries = nil
+			t.Key = remapClasses(pt.Key, prev, s)
+			s.Tables = append(s.Tables, t)
+			continue
+		}
+		t := buildTable(srs, infos, s.Classes, sh, rules, pt != nil && pt.Kind == TableLPM)
 		t.Capacity = capacity(len(t.Entries))
 		if t.Kind == TableAlways {
 			t.Capacity = 1
 		}
-		if pt := prevTable(prev, &t); pt != nil && len(t.Entries) <= pt.Capacity {
+		if pt != nil && pt.Kind == t.Kind && sameLayout(pt.Key, t.Key) && len(t.Entries) <= pt.Capacity {
 			t.Capacity = pt.Capacity
 		}
 		t.Inline = t.Kind != TableAlways && opts.inlineMax() > 0 && len(t.Entries) <= opts.inlineMax()
@@ -52,23 +75,41 @@ func buildTables(c *ir.Chain, srs []*shapeRule, infos []RuleInfo, s *Segment, op
 	}
 }
 
-// capacity leaves room for incremental additions.
-func capacity(n int) int { return n + n/4 + 16 }
-
-// prevTable finds the table of the previous plan's segment with the same
-// shape, kind and layout.
-func prevTable(prev *Segment, t *Table) *Table {
-	if prev == nil {
-		return nil
-	}
+// tableByShape finds the previous segment's table of a shape.
+func tableByShape(prev *Segment, shape string) *Table {
 	for i := range prev.Tables {
-		pt := &prev.Tables[i]
-		if pt.Shape == t.Shape && pt.Kind == t.Kind && sameLayout(pt.Key, t.Key) {
-			return pt
+		if prev.Tables[i].Shape == shape {
+			return &prev.Tables[i]
 		}
 	}
 	return nil
 }
+
+// classesKept reports whether every range field of a previous table still
+// has a class map in the new segment.
+func classesKept(pt *Table, prev, s *Segment) bool {
+	for _, kp := range pt.Key {
+		if kp.Class >= 0 && classIndex(s.Classes, prev.Classes[kp.Class].Field) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// remapClasses points a previous table's class parts at the new segment's
+// class maps.
+func remapClasses(key []KeyPart, prev, s *Segment) []KeyPart {
+	out := append([]KeyPart(nil), key...)
+	for i := range out {
+		if out[i].Class >= 0 {
+			out[i].Class = classIndex(s.Classes, prev.Classes[out[i].Class].Field)
+		}
+	}
+	return out
+}
+
+// capacity leaves room for incremental additions.
+func capacity(n int) int { return n + n/4 + 16 }
 
 func sameLayout(a, b []KeyPart) bool {
 	if len(a) != len(b) {
@@ -84,7 +125,9 @@ func sameLayout(a, b []KeyPart) bool {
 }
 
 // buildTable fills the table of one shape from its rules (rule order).
-func buildTable(srs []*shapeRule, infos []RuleInfo, cms []ClassMap, shape string, rules []int) Table {
+// keepLPM keeps an LPM trie an LPM trie even when its prefixes now all
+// have the same length (the previous plan's table was one).
+func buildTable(srs []*shapeRule, infos []RuleInfo, cms []ClassMap, shape string, rules []int, keepLPM bool) Table {
 	proto := srs[rules[0]]
 	tb := &tableBuilder{plens: map[int]bool{}, best: make(map[string]int, len(rules))}
 	tb.t.Shape = shape
@@ -129,7 +172,7 @@ func buildTable(srs []*shapeRule, infos []RuleInfo, cms []ClassMap, shape string
 	}
 	tb.t.Kind = TableHash
 	if hasPrefix {
-		tb.finishPrefix(fixedBits)
+		tb.finishPrefix(keepLPM)
 	}
 	sort.Slice(tb.t.Entries, func(a, b int) bool {
 		ea, eb := &tb.t.Entries[a], &tb.t.Entries[b]
@@ -223,10 +266,10 @@ func (tb *tableBuilder) addRule(sr *shapeRule, cms []ClassMap, fixedBits int, v 
 // when every entry has the same prefix length, or into an LPM trie whose
 // entries carry the smallest priority among themselves and their
 // ancestors, so the longest match returns the first matching rule.
-func (tb *tableBuilder) finishPrefix(fixedBits int) {
+func (tb *tableBuilder) finishPrefix(keepLPM bool) {
 	t := &tb.t
 	last := &t.Key[len(t.Key)-1]
-	if len(tb.plens) <= 1 {
+	if len(tb.plens) <= 1 && !keepLPM {
 		for p := range tb.plens {
 			last.Mask = ir.PrefixMask(p, last.Width)
 		}
