@@ -71,8 +71,6 @@ func writeCTStatus(w *strings.Builder, m uint16) {
 	}
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
 type ctAddrOpt struct {
 	opt  string
 	flag uint16
@@ -114,9 +112,6 @@ func ctParse(c *parseCtx, info xt.Info, opt, arg string, inv bool, seen map[stri
 		if !ok {
 			return paramErr("unknown protocol \"%s\" specified", arg)
 		}
-		if p == 0 {
-			return paramErr("conntrack: --ctproto 0 is not supported")
-		}
 		ct.L4Proto, flag = p, xt.CTProto
 	case "ctstatus":
 		var m uint16
@@ -142,7 +137,7 @@ func ctParse(c *parseCtx, info xt.Info, opt, arg string, inv bool, seen map[stri
 			max, ok2 = parseUint(hi, 0xffffffff)
 			ok = ok && ok2
 		}
-		if !ok || min > max {
+		if !ok {
 			return paramErr("conntrack: Bad value for \"--ctexpire\" option: \"%s\"", arg)
 		}
 		ct.ExpiresMin, ct.ExpiresMax, flag = uint32(min), uint32(max), xt.CTExpires
@@ -168,18 +163,26 @@ func ctParse(c *parseCtx, info xt.Info, opt, arg string, inv bool, seen map[stri
 			}
 			ap, mp := a.addr(ct)
 			*ap, *mp = addrBytes(am.addr), addrBytes(am.mask)
+			if c.fam == abi.IPv4 {
+				// libxtables fills the whole nf_inet_addr mask with ones
+				// before setting the IPv4 part.
+				for i := 4; i < 16; i++ {
+					mp[i] = 0xff
+				}
+			}
 			flag = a.flag
 		}
 		for _, p := range ctPortOpts {
 			if p.opt != opt {
 				continue
 			}
-			r, err := parsePortRange(arg, "")
+			r, err := parsePortRangeUnordered(arg, "")
 			if err != nil {
 				return err
 			}
+			// Revision 3 keeps port ranges in host order.
 			lo, hi := p.port(ct)
-			*lo, *hi = htons(r[0]), htons(r[1])
+			*lo, *hi = r[0], r[1]
 			flag = p.flag
 		}
 	}
@@ -231,9 +234,9 @@ func ctDump(w *strings.Builder, fam abi.Family, ct *xt.Conntrack, prefix string,
 		fmt.Fprintf(w, " %s%s ", prefix, p.opt)
 		lo, hi := p.port(ct)
 		if *lo == *hi {
-			fmt.Fprintf(w, "%d", htons(*lo))
+			fmt.Fprintf(w, "%d", *lo)
 		} else {
-			fmt.Fprintf(w, "%d:%d", htons(*lo), htons(*hi))
+			fmt.Fprintf(w, "%d:%d", *lo, *hi)
 		}
 	}
 	if ct.MatchFlags&xt.CTStatus != 0 {

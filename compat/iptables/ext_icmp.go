@@ -40,8 +40,6 @@ var icmp6Names = []icmpName{
 	{"time-exceeded", 3, 0, 0xff}, {"ttl-zero-during-transit", 3, 0, 0}, {"ttl-zero-during-reassembly", 3, 1, 1},
 	{"parameter-problem", 4, 0, 0xff}, {"bad-header", 4, 0, 0}, {"unknown-header-type", 4, 1, 1}, {"unknown-option", 4, 2, 2},
 	{"echo-request", 128, 0, 0xff}, {"echo-reply", 129, 0, 0xff},
-	{"mld-listener-query", 130, 0, 0xff}, {"mld-listener-report", 131, 0, 0xff},
-	{"mld-listener-done", 132, 0, 0xff}, {"mld-listener-reduction", 132, 0, 0xff},
 	{"router-solicitation", 133, 0, 0xff}, {"router-advertisement", 134, 0, 0xff},
 	{"neighbour-solicitation", 135, 0, 0xff}, {"neighbor-solicitation", 135, 0, 0xff},
 	{"neighbour-advertisement", 136, 0, 0xff}, {"neighbor-advertisement", 136, 0, 0xff},
@@ -74,11 +72,18 @@ func parseICMPType(names []icmpName, s, what string) (*xt.ICMP, error) {
 	}
 	info := &xt.ICMP{Type: uint8(t), Code: [2]uint8{0, 0xff}}
 	if hasCode {
-		c, ok := parseUint(cs, 255)
+		lo, hi, isRange := strings.Cut(cs, ":")
+		c, ok := parseUint(lo, 255)
+		d := c
+		if isRange {
+			var ok2 bool
+			d, ok2 = parseUint(hi, 255)
+			ok = ok && ok2
+		}
 		if !ok {
 			return nil, paramErr("Invalid %s code `%s'", what, cs)
 		}
-		info.Code = [2]uint8{uint8(c), uint8(c)}
+		info.Code = [2]uint8{uint8(c), uint8(d)}
 	}
 	return info, nil
 }
@@ -129,7 +134,7 @@ func init() {
 			if i.InvFlags&xt.ICMPInv != 0 {
 				w.WriteString(" !")
 			}
-			if i.Type == 0xff && i.Code[0] == 0 && i.Code[1] == 0xff {
+			if i.Type == 0xff {
 				w.WriteString(" --icmp-type any")
 				return
 			}

@@ -296,9 +296,6 @@ func init() {
 					return paramErr("length: Bad value for \"--length\" option: \"%s\"", arg)
 				}
 			}
-			if min > max {
-				return paramErr("length: Bad value for \"--length\" option: \"%s\"", arg)
-			}
 			l.Min, l.Max = uint16(min), uint16(max)
 			if inv {
 				l.Invert = 1

@@ -257,7 +257,7 @@ func init() {
 		name: "NFLOG", kind: xt.Target,
 		opts: []extOpt{{"nflog-group", needArg, false}, {"nflog-prefix", needArg, false}, {"nflog-range", needArg, false},
 			{"nflog-size", needArg, false}, {"nflog-threshold", needArg, false}},
-		init: func(abi.Family) xt.Info { return &xt.NFLog{Threshold: 1} },
+		init: func(abi.Family) xt.Info { return &xt.NFLog{} },
 		parse: func(c *parseCtx, info xt.Info, opt, arg string, inv bool, seen map[string]bool) error {
 			n := info.(*xt.NFLog)
 			bad := paramErr("NFLOG: Bad value for \"--%s\" option: \"%s\"", opt, arg)
@@ -320,7 +320,7 @@ func init() {
 				if !isRange {
 					return paramErr("NFQUEUE: Bad range \"%s\"", arg)
 				}
-				a, b := uint64(0), uint64(65534)
+				a, b := uint64(0), uint64(65535)
 				ok1, ok2 := true, true
 				if lo != "" {
 					a, ok1 = parseUint(lo, 0xffff)
@@ -328,14 +328,28 @@ func init() {
 				if hi != "" {
 					b, ok2 = parseUint(hi, 0xffff)
 				}
-				if !ok1 || !ok2 || a >= b || b >= 0xffff {
+				if !ok1 || !ok2 || a >= b {
 					return paramErr("NFQUEUE: Bad range \"%s\"", arg)
 				}
+				// The count wraps to 0 for 0:65535; the kernel refuses it.
 				q.QueueNum, q.QueuesTotal = uint16(a), uint16(b-a+1)
 			case "queue-bypass":
 				q.Flags |= 0x1
 			case "queue-cpu-fanout":
 				q.Flags |= 0x2
+			}
+			return nil
+		},
+		kernelCheck: func(fam abi.Family, ip *abi.IPHeader, info xt.Info, hook int) error {
+			q := info.(*xt.NFQueue)
+			if q.QueuesTotal == 0 {
+				return fmt.Errorf("NFQUEUE: number of total queues is 0")
+			}
+			if uint32(q.QueuesTotal)-1+uint32(q.QueueNum) > 0xffff {
+				return fmt.Errorf("NFQUEUE: number of queues (%d) out of range", q.QueuesTotal)
+			}
+			if q.Flags&^3 != 0 {
+				return fmt.Errorf("NFQUEUE: unknown flags %#x", q.Flags)
 			}
 			return nil
 		},
@@ -383,7 +397,7 @@ func nflogDump(w *strings.Builder, n *xt.NFLog, prefix string) {
 	} else if n.Len != 0 {
 		fmt.Fprintf(w, " %snflog-range %d", prefix, n.Len)
 	}
-	if n.Threshold != 1 {
+	if n.Threshold != 0 {
 		fmt.Fprintf(w, " %snflog-threshold %d", prefix, n.Threshold)
 	}
 }
