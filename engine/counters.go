@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -29,22 +30,72 @@ func (c *Chain) Counters() (Counters, error) {
 	if c.coll == nil {
 		return Counters{}, fmt.Errorf("engine: counters of chain %s: chain is closed", c.IR.Name)
 	}
-	m := c.coll.Maps[backend.CountersMap]
 	n := c.Program.NumRules
-	out := Counters{Rules: make([]Counter, n)}
-	for i := 0; i < n; i++ {
-		v, err := readCounter(m, backend.CounterIndexRule(i))
-		if err != nil {
-			return Counters{}, fmt.Errorf("engine: counters of chain %s: %w", c.IR.Name, err)
+	all, err := readCounters(c.coll.Maps[backend.CountersMap], backend.CounterEntries(n))
+	if err != nil {
+		return Counters{}, fmt.Errorf("engine: counters of chain %s: %w", c.IR.Name, err)
+	}
+	return Counters{
+		Rules:  all[:n],
+		Policy: all[backend.CounterIndexPolicy(n)],
+		Errors: all[backend.CounterIndexErrors(n)],
+	}, nil
+}
+
+// readCounters reads slots 0..n-1 summed over CPUs, in batches when the
+// kernel supports it, one lookup per slot otherwise.
+func readCounters(m *ebpf.Map, n uint32) ([]Counter, error) {
+	out, err := batchReadCounters(m, n)
+	if err == nil {
+		return out, nil
+	}
+	if !errors.Is(err, ebpf.ErrNotSupported) {
+		return nil, err
+	}
+	out = make([]Counter, n)
+	for i := uint32(0); i < n; i++ {
+		if out[i], err = readCounter(m, i); err != nil {
+			return nil, err
 		}
-		out.Rules[i] = v
 	}
-	var err error
-	if out.Policy, err = readCounter(m, backend.CounterIndexPolicy(n)); err != nil {
-		return Counters{}, fmt.Errorf("engine: counters of chain %s: %w", c.IR.Name, err)
+	return out, nil
+}
+
+func batchReadCounters(m *ebpf.Map, n uint32) ([]Counter, error) {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("count CPUs: %w", err)
 	}
-	if out.Errors, err = readCounter(m, backend.CounterIndexErrors(n)); err != nil {
-		return Counters{}, fmt.Errorf("engine: counters of chain %s: %w", c.IR.Name, err)
+	keys := make([]uint32, n)
+	vals := make([]backend.Counter, int(n)*ncpu)
+	var cursor ebpf.MapBatchCursor
+	got := 0
+	for got < int(n) {
+		k, err := m.BatchLookup(&cursor, keys[got:], vals[got*ncpu:], nil)
+		got += k
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read counters: %w", err)
+		}
+		if k == 0 {
+			break
+		}
+	}
+	if got != int(n) {
+		return nil, fmt.Errorf("read counters: got %d of %d slots", got, n)
+	}
+	out := make([]Counter, n)
+	for i := 0; i < got; i++ {
+		if keys[i] >= n {
+			return nil, fmt.Errorf("read counters: slot %d out of range", keys[i])
+		}
+		for c := 0; c < ncpu; c++ {
+			v := vals[i*ncpu+c]
+			out[keys[i]].Packets += v.Packets
+			out[keys[i]].Bytes += v.Bytes
+		}
 	}
 	return out, nil
 }
