@@ -36,6 +36,11 @@ type Options struct {
 	KernelBTF *btf.Spec
 	// Logger receives notices such as the XDP generic-mode fallback.
 	Logger *slog.Logger
+	// LogRingSize and SetMinEntries are passed to the backend (see
+	// backend.Options); Restore must be given the values the chain was
+	// loaded with.
+	LogRingSize   uint32
+	SetMinEntries uint32
 	// FreshCounters, on a chain passed to Replace, starts its counters at
 	// zero (upstream "bfcli chain update" behaviour) instead of carrying
 	// over those of unchanged rules (the default, see Replace).
@@ -67,7 +72,7 @@ func Load(c *ir.Chain, opts Options) (*Chain, error) {
 	if c == nil {
 		return nil, errors.New("engine: load nil chain")
 	}
-	p, err := backend.Compile(c, backend.Options{DumpBytecode: opts.DumpBytecode, KernelBTF: opts.KernelBTF})
+	p, err := backend.Compile(c, opts.backendOptions(opts.DumpBytecode))
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -82,6 +87,17 @@ func Load(c *ir.Chain, opts Options) (*Chain, error) {
 	}
 	ch.VerifierLog = ch.prog.VerifierLog
 	return ch, nil
+}
+
+// backendOptions are the compile options of o, with dump as the bytecode
+// dump writer.
+func (o Options) backendOptions(dump io.Writer) backend.Options {
+	return backend.Options{
+		DumpBytecode:  dump,
+		KernelBTF:     o.KernelBTF,
+		LogRingSize:   o.LogRingSize,
+		SetMinEntries: o.SetMinEntries,
+	}
 }
 
 func newChain(c *ir.Chain, p *backend.Program, coll *ebpf.Collection, opts Options) (*Chain, error) {

@@ -124,7 +124,7 @@ func Restore(dir string, c *ir.Chain, opts Options) (*Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: restore chain %s: %w", c.Name, err)
 	}
-	p, err := backend.Compile(c, backend.Options{KernelBTF: opts.KernelBTF})
+	p, err := backend.Compile(c, opts.backendOptions(nil))
 	if err != nil {
 		return nil, fmt.Errorf("engine: restore: %w", err)
 	}
