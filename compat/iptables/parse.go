@@ -458,6 +458,13 @@ func (p *parser) extOption(name, val string, hasVal bool) error {
 			}
 		}
 	}
+	if p.spec.HasJump && p.spec.Target == nil && !p.spec.Goto {
+		if _, std := abi.VerdictByName(p.spec.Jump); !std {
+			// The option can only belong to a target extension this
+			// package does not have.
+			return paramErr("Couldn't load target `%s':No such file or directory", p.spec.Jump)
+		}
+	}
 	return paramErr("unknown option \"--%s\"", name)
 }
 
