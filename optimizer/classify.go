@@ -2,10 +2,8 @@ package optimizer
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -32,8 +30,6 @@ type comp struct {
 	lo, hi uint32
 	// setOff >= 0: the value comes from the set element at this offset.
 	setOff int
-	// sortKey orders components and names them in the shape.
-	sortKey string
 }
 
 // shapeRule is a classifiable rule broken into components.
@@ -65,7 +61,21 @@ func canonField(f ir.Field) ir.Field {
 	return f
 }
 
+// fullMasks are shared all-ones masks by width (never modified).
+var fullMasks = [17][]byte{}
+
+func init() {
+	for w := range fullMasks {
+		fullMasks[w] = bytes.Repeat([]byte{0xff}, w)
+	}
+}
+
+// fullMask returns an all-ones mask of w bytes (shared for w <= 16: do not
+// modify it).
 func fullMask(w int) []byte {
+	if w < len(fullMasks) {
+		return fullMasks[w]
+	}
 	m := make([]byte, w)
 	for i := range m {
 		m[i] = 0xff
@@ -169,24 +179,38 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 			sr.comps[best].kind = compPrefix
 		}
 	}
+	slices.SortStableFunc(sr.comps, compareComps)
+	// The shape is a binary encoding of (kind, field, mask) per component:
+	// opaque, stable across builds, one allocation.
+	shape := make([]byte, 0, 8*len(sr.comps))
 	for i := range sr.comps {
 		cp := &sr.comps[i]
-		switch cp.kind {
-		case compExact:
-			cp.sortKey = cp.field.String() + "&" + hex.EncodeToString(cp.mask)
-		case compClass:
-			cp.sortKey = cp.field.String() + "@class"
-		case compPrefix:
-			cp.sortKey = "~" + cp.field.String() + "/lpm"
+		shape = append(shape, byte(cp.kind), byte(cp.field>>8), byte(cp.field))
+		if cp.kind == compExact {
+			shape = append(shape, byte(len(cp.mask)))
+			shape = append(shape, cp.mask...)
 		}
 	}
-	slices.SortStableFunc(sr.comps, func(a, b comp) int { return strings.Compare(a.sortKey, b.sortKey) })
-	keys := make([]string, len(sr.comps))
-	for i := range sr.comps {
-		keys[i] = sr.comps[i].sortKey
-	}
-	sr.shape = strings.Join(keys, ",")
+	sr.shape = string(shape)
 	return sr, ""
+}
+
+// compareComps orders a shape's components: exact and class components by
+// field then mask, the prefix component last.
+func compareComps(a, b comp) int {
+	ka, kb := a.kind == compPrefix, b.kind == compPrefix
+	switch {
+	case ka != kb:
+		if ka {
+			return 1
+		}
+		return -1
+	case a.field != b.field:
+		return int(a.field) - int(b.field)
+	case a.kind != b.kind:
+		return int(a.kind) - int(b.kind)
+	}
+	return bytes.Compare(a.mask, b.mask)
 }
 
 // compLess orders prefix candidates: field, then mask.

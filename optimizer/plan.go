@@ -126,7 +126,8 @@ type Table struct {
 	// Inline asks the backend to compile the entries as compares rather
 	// than a map (small tables; their entries are then code).
 	Inline bool
-	// Shape is the table's canonical shape string (stable across builds).
+	// Shape identifies the table's shape (an opaque binary string of the
+	// components' kinds, fields and masks, stable across builds).
 	Shape string
 }
 

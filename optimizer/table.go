@@ -148,7 +148,7 @@ func buildTable(srs []*shapeRule, infos []RuleInfo, cms []ClassMap, shape string
 		switch cp.kind {
 		case compExact:
 			kp.Width = cp.field.Width()
-			kp.Mask = cp.mask
+			kp.Mask = append([]byte(nil), cp.mask...)
 		case compClass:
 			kp.Width = ClassWidth
 			kp.Class = classIndex(cms, cp.field)
@@ -274,7 +274,7 @@ func (tb *tableBuilder) finishPrefix(keepLPM bool) {
 			last.Mask = ir.PrefixMask(p, last.Width)
 		}
 		if last.Mask == nil {
-			last.Mask = fullMask(last.Width)
+			last.Mask = append([]byte(nil), fullMask(last.Width)...)
 		}
 		last.Prefix = false
 		for i := range t.Entries {
