@@ -32,6 +32,10 @@ var needsPeer = map[string]bool{
 }
 
 func (s *Server) dispatch(req *proto.Request, pid int) (*proto.Response, error) {
+	if req.Cmd == proto.CmdDaemonVersion {
+		// Front-independent: answered whatever front is disabled.
+		return &proto.Response{Dump: s.version}, nil
+	}
 	if err := s.gate(req); err != nil {
 		return nil, err
 	}
@@ -95,8 +99,6 @@ func (s *Server) dispatch(req *proto.Request, pid int) (*proto.Response, error) 
 		return &proto.Response{Chains: []proto.ChainState{cs}}, err
 	case proto.CmdContextDump:
 		return &proto.Response{Dump: st.Dump()}, nil
-	case proto.CmdDaemonVersion:
-		return &proto.Response{Dump: s.version}, nil
 	}
 	return nil, errorf(proto.EINVAL, "command %s is not handled here", req.Cmd)
 }
