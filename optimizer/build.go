@@ -15,6 +15,9 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
 	}
+	if prev := opts.Previous; prev != nil {
+		opts = inheritOptions(opts, prev.opts)
+	}
 	fps := make([]string, len(c.Rules))
 	for i, r := range c.Rules {
 		fps[i] = fingerprint(r)
@@ -60,11 +63,31 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			buildTables(c, srs, infos, s, opts, prev)
 		}
 	}
-	p := &Plan{Chain: c, Segments: segs, Rules: infos, IDCap: idCap, fingerprints: fps}
+	kept := opts
+	kept.Previous = nil
+	p := &Plan{Chain: c, Segments: segs, Rules: infos, IDCap: idCap, fingerprints: fps, opts: kept}
 	p.byID = make(map[uint32]int, len(infos))
 	for i, ri := range infos {
 		p.byID[ri.ID] = i
 	}
 	p.Stats = computeStats(p)
 	return p, nil
+}
+
+// inheritOptions fills the zero knobs of o from the previous build's, so
+// Options{Previous: old} plans with the same settings as old.
+func inheritOptions(o, prev Options) Options {
+	if o.MaxTables == 0 {
+		o.MaxTables = prev.MaxTables
+	}
+	if o.InlineMax == 0 {
+		o.InlineMax = prev.InlineMax
+	}
+	if o.MaxReplication == 0 {
+		o.MaxReplication = prev.MaxReplication
+	}
+	if !o.Linear {
+		o.Linear = prev.Linear
+	}
+	return o
 }

@@ -226,7 +226,7 @@ func TestDiffRandomMutations(t *testing.T) {
 			}
 		}
 		nrs := &ir.Ruleset{Chains: []*ir.Chain{nc, rs.Chains[1]}}
-		p := build(t, nc, Options{Previous: old, InlineMax: -1})
+		p := build(t, nc, Options{Previous: old})
 		d, err := Diff(old, p)
 		if err != nil {
 			t.Fatal(err)

@@ -28,7 +28,8 @@ type Options struct {
 	CounterHeadroom int
 	// Linear disables classification: every rule goes to linear segments.
 	Linear bool
-	// Previous is the plan currently loaded for this chain, if any. Build
+	// Previous is the plan currently loaded for this chain, if any. Zero
+	// knobs above are taken from the options Previous was built with. Build
 	// then keeps the stable ID and priority of every unchanged rule and
 	// the capacity of every unchanged table, so Diff can turn the change
 	// into map updates and counters of unchanged rules survive.

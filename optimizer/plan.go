@@ -31,6 +31,8 @@ type Plan struct {
 	fingerprints []string
 	// byID maps a rule ID to its rule index.
 	byID map[uint32]int
+	// opts are the options the plan was built with (Previous cleared).
+	opts Options
 	// eval is the Go form of the tables, for Eval.
 	eval evalIndex
 }
