@@ -30,7 +30,12 @@ func randomChain(tb testing.TB, rng *rand.Rand, h ir.Hook, pool []poolPacket) *i
 		r := &ir.Rule{Verdict: ir.Verdict{Kind: verdicts[rng.IntN(len(verdicts))]}}
 		for j := rng.IntN(4); j > 0; j-- {
 			var m ir.Match
-			switch k := rng.IntN(10); {
+			switch k := rng.IntN(11); {
+			case k == 10:
+				m = oddMatches()[rng.IntN(len(oddMatches()))]
+				if !m.Field.ValidOn(h) {
+					continue
+				}
 			case k < 6:
 				m = valid[rng.IntN(len(valid))]
 			case k < 8 && len(c.Sets) > 0:
@@ -56,7 +61,40 @@ func randomChain(tb testing.TB, rng *rand.Rand, h ir.Hook, pool []poolPacket) *i
 		}
 		c.Rules = append(c.Rules, r)
 	}
+	if rng.IntN(8) == 0 {
+		// An unconditional terminal rule: the rules after it are dead code.
+		at := rng.IntN(len(c.Rules))
+		c.Rules[at].Matches = nil
+		c.Rules[at].Verdict = ir.Verdict{Kind: ir.Drop}
+	}
 	return c
+}
+
+// oddMatches are valid matches whose result does not depend on the packet,
+// or whose shape is unusual: a value with bits outside its mask, empty and
+// full masks, one-value ranges, flag tests with no bits, and rules whose
+// guards contradict each other (via two of these in a rule).
+func oddMatches() []ir.Match {
+	ff := []byte{0xff, 0xff, 0xff, 0xff}
+	v6 := make([]byte, 16)
+	v6[15] = 1
+	m6 := make([]byte, 16)
+	for i := 8; i < 16; i++ {
+		m6[i] = 0xff
+	}
+	return []ir.Match{
+		{Field: ir.IP4Snet, Value: []byte{198, 18, 0, 1}, Mask: []byte{255, 255, 0, 0}},
+		{Field: ir.IP4Snet, Value: []byte{198, 18, 0, 1}, Mask: []byte{255, 255, 0, 0}, Negate: true},
+		{Field: ir.IP4Dnet, Value: make([]byte, 4), Mask: make([]byte, 4)},
+		{Field: ir.IP4Daddr, Value: []byte{198, 18, 0, 2}, Mask: ff},
+		{Field: ir.IP6Saddr, Value: v6, Mask: m6},
+		{Field: ir.IP6Daddr, Value: make([]byte, 16), Mask: make([]byte, 16), Negate: true},
+		{Field: ir.TCPSport, Op: ir.OpRange, Value: []byte{4, 210}, High: []byte{4, 210}},
+		{Field: ir.TCPFlags, Op: ir.OpAll, Value: []byte{0}},
+		{Field: ir.TCPFlags, Op: ir.OpAny, Value: []byte{0}, Negate: true},
+		{Field: ir.UDPDport, Op: ir.OpRange, Value: []byte{0, 0}, High: []byte{0xff, 0xff}, Negate: true},
+		{Field: ir.MetaMark, Value: []byte{0, 0, 0, 0x10}, Mask: []byte{0, 0, 0, 0xf0}},
+	}
 }
 
 // randomPrefix returns an address prefix match of random length built from
