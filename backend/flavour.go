@@ -13,6 +13,7 @@ const (
 	skbLen            = 0  // struct __sk_buff.len
 	skbMark           = 8  // struct __sk_buff.mark
 	skbProtocol       = 16 // struct __sk_buff.protocol
+	skbIngressIfindex = 36 // struct __sk_buff.ingress_ifindex
 	skbIfindex        = 40 // struct __sk_buff.ifindex
 	xdpIngressIfindex = 12 // struct xdp_md.ingress_ifindex
 	saUserIP4         = 4  // struct bpf_sock_addr.user_ip4
@@ -154,7 +155,14 @@ func (g *gen) emitIface(dst asm.Register) {
 	case ir.FlavourXDP:
 		g.b.emit(asm.LoadMem(dst, regCtx, xdpIngressIfindex, asm.Word))
 	case ir.FlavourTC, ir.FlavourCgroupSkb:
-		g.b.emit(asm.LoadMem(dst, regCtx, skbIfindex, asm.Word))
+		// On ingress, the device the packet arrived on (skb->skb_iif),
+		// which stays set when the stack clears skb->dev; on egress, the
+		// output device.
+		off := int16(skbIfindex)
+		if g.hook.Ingress() {
+			off = skbIngressIfindex
+		}
+		g.b.emit(asm.LoadMem(dst, regCtx, off, asm.Word))
 	case ir.FlavourNF:
 		dev := g.nf.stateOut
 		if g.hook.Ingress() {

@@ -97,6 +97,7 @@ func runOptions(h ir.Hook, p testPacket) (*ebpf.RunOptions, error) {
 		ctx := make([]byte, 192)
 		binary.NativeEndian.PutUint32(ctx[skbMark:], p.mark)
 		binary.NativeEndian.PutUint32(ctx[skbIfindex:], loIfindex)
+		binary.NativeEndian.PutUint32(ctx[skbIngressIfindex:], loIfindex)
 		return &ebpf.RunOptions{Data: p.frame, Context: ctx}, nil
 	case ir.FlavourNF:
 		ctx := make([]byte, 48)
