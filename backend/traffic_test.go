@@ -1,7 +1,9 @@
 package backend
 
 import (
+	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
@@ -73,5 +75,43 @@ func TestRealTraffic(t *testing.T) {
 				t.Errorf("policy counter = %+v, want the IPv6 ping", ctr[1])
 			}
 		})
+	}
+}
+
+// TestCgroupSkbEgressTraffic attaches a cgroup_skb egress chain to a test
+// cgroup and sends UDP from a process in it, inside a test namespace: the
+// datagrams the chain drops fail with EPERM, the others leave, and the
+// counters agree.
+func TestCgroupSkbEgressTraffic(t *testing.T) {
+	testenv.RequireBPF(t)
+	ns := testenv.NewNetns(t)
+	cg := testenv.NewCgroup(t)
+	ns.Exec(t, "ip", "addr", "add", "198.18.0.1/15", "dev", "lo")
+	c := &ir.Chain{Name: "egress", Hook: ir.HookCgroupSkbEgress, Policy: ir.Verdict{Kind: ir.Accept}, Rules: []*ir.Rule{
+		{Matches: []ir.Match{eqMatch(t, ir.UDPDport, "53", false), eqMatch(t, ir.IP4Dnet, "198.18.0.0/24", false)}, Verdict: ir.Verdict{Kind: ir.Drop}},
+	}}
+	l := compileAndLoad(t, c)
+	lk, err := link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: ebpf.AttachCGroupInetEgress, Program: l.coll.Programs[ProgramName]})
+	if err != nil {
+		t.Fatalf("attach to test cgroup: %v", err)
+	}
+	t.Cleanup(func() { lk.Close() })
+	for _, tc := range []struct {
+		dst  string
+		drop bool
+	}{{"198.18.0.2:53", true}, {"198.18.0.2:54", false}, {"198.18.1.2:53", false}} {
+		before := l.counters(t)
+		out, err := ns.RunInCgroup(cg, testenv.UDPSendCommand(netip.MustParseAddrPort(tc.dst), 1, false)...)
+		dropped := err != nil && strings.Contains(out, "operation not permitted")
+		if err != nil && !dropped {
+			t.Fatalf("send to %s: %v", tc.dst, err)
+		}
+		if dropped != tc.drop {
+			t.Errorf("send to %s: dropped=%v, want %v", tc.dst, dropped, tc.drop)
+		}
+		after := l.counters(t)
+		if d := after[0].Packets - before[0].Packets; d != b2u(tc.drop) {
+			t.Errorf("send to %s: drop rule counted %d packets", tc.dst, d)
+		}
 	}
 }
