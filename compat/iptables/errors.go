@@ -38,6 +38,5 @@ var (
 	errChainNotEmpt = otherErr("Directory not empty.")
 	errChainInUse   = otherErr("Too many links.")
 	errBadIndex     = otherErr("Index of deletion too big.")
-	errBuiltin      = otherErr("Can't delete built-in chain")
 	errInvalidArg   = otherErr("Invalid argument. Run `dmesg' for more information.")
 )

@@ -187,7 +187,7 @@ func (p *parser) option(c byte, arg *string, opt string) error {
 		}
 		p.cmd.Chain = val
 		switch c {
-		case 'D', 'I', 'S', 'Z':
+		case 'D', 'I', 'S', 'Z', 'L':
 			if v, ok := p.optional(); ok {
 				n, err := parseRuleNum(v)
 				if err != nil {

@@ -126,61 +126,38 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 		insertChain(t, &abi.Chain{Name: cmd.Chain, Hook: -1})
 		return nil
 	case 'X':
-		var victims []*abi.Chain
-		if cmd.Chain == "" {
-			for _, c := range t.Chains {
-				if !c.Builtin() {
-					victims = append(victims, c)
-				}
-			}
-		} else {
+		if cmd.Chain != "" {
 			c, err := ts.chain(t, cmd.Chain)
 			if err != nil {
 				return err
 			}
 			if c.Builtin() {
-				return errBuiltin
+				return errInvalidArg
 			}
-			victims = []*abi.Chain{c}
+			return deleteChain(t, c)
 		}
-		if cmd.Chain == "" {
-			// Without a name, iptables flushes nothing but deletes every
-			// user chain that is empty and unreferenced.
-			for _, c := range victims {
-				if len(c.Rules) != 0 {
-					return errChainNotEmpt
-				}
+		// Without a name every user chain is tried in order; like
+		// iptables, the last failure is reported and nothing is committed.
+		var last error
+		for _, c := range append([]*abi.Chain(nil), t.Chains...) {
+			if c.Builtin() {
+				continue
 			}
-		}
-		for _, c := range victims {
-			if cmd.Chain != "" && references(t, c.Name) > 0 {
-				return errChainInUse
-			}
-			if len(c.Rules) != 0 {
-				return errChainNotEmpt
+			if err := deleteChain(t, c); err != nil {
+				last = err
 			}
 		}
-		for _, c := range victims {
-			removeChain(t, c)
-		}
-		for _, c := range t.Chains {
-			for _, r := range c.Rules {
-				if r.Target.Kind == abi.TargetJump && t.Chain(r.Target.Chain) == nil {
-					return errChainInUse
-				}
-			}
-		}
-		return nil
+		return last
 	case 'E':
 		c, err := ts.chain(t, cmd.Chain)
 		if err != nil {
 			return err
 		}
 		if c.Builtin() {
-			return otherErr("Invalid argument. Run `dmesg' for more information.")
+			return errInvalidArg
 		}
 		if t.Chain(cmd.NewName) != nil {
-			return errChainExists
+			return otherErr("File exists.")
 		}
 		old := c.Name
 		removeChain(t, c)
@@ -258,5 +235,18 @@ func (ts *Tables) zeroIn(t *abi.Table, cmd *Command) error {
 			r.Counters = abi.Counters{}
 		}
 	}
+	return nil
+}
+
+// deleteChain is iptc_delete_chain: referenced chains and chains with
+// rules stay.
+func deleteChain(t *abi.Table, c *abi.Chain) error {
+	if references(t, c.Name) > 0 {
+		return errChainInUse
+	}
+	if len(c.Rules) != 0 {
+		return errChainNotEmpt
+	}
+	removeChain(t, c)
 	return nil
 }

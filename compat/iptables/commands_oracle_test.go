@@ -1,0 +1,130 @@
+package iptables
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/kernel"
+	"github.com/bpfilter-go/bpfilter/internal/testenv"
+)
+
+// commandSequence exercises every command, including the failing ones.
+var commandSequence = []string{
+	"-N web",
+	"-N web",
+	"-N aaa",
+	"-N zzz",
+	"-A INPUT -p tcp --dport 80 -j web",
+	"-A INPUT -p tcp --dport 443 -j web",
+	"-A web -s 198.18.0.0/15 -j ACCEPT",
+	"-I web -p udp -j DROP",
+	"-I web 2 -p icmp -j ACCEPT",
+	"-I web 9 -j ACCEPT",
+	"-R web 1 -p udp --dport 53 -j ACCEPT",
+	"-R web 7 -j ACCEPT",
+	"-C web -p icmp -j ACCEPT",
+	"-C web -p icmp -j DROP",
+	"-D web -p icmp -j DROP",
+	"-D web -p icmp -j ACCEPT",
+	"-D web 5",
+	"-D web 1",
+	"-A nosuchchain -j ACCEPT",
+	"-A INPUT -j nosuchchain",
+	"-X web",
+	"-X INPUT",
+	"-X nosuchchain",
+	"-E aaa bbb",
+	"-E bbb zzz",
+	"-E zzz web",
+	"-E zzz yyy",
+	"-A OUTPUT -j yyy",
+	"-A yyy -g bbb",
+	"-A bbb -j yyy",
+	"-F yyy",
+	"-X yyy",
+	"-F OUTPUT",
+	"-X yyy",
+	"-P FORWARD DROP",
+	"-P web DROP",
+	"-P INPUT REJECT",
+	"-Z",
+	"-Z INPUT 1",
+	"-A INPUT -s 198.18.0.1,198.18.0.2 -d 198.19.0.1 -j DROP",
+	"-D INPUT -s 198.18.0.1,198.18.0.2 -d 198.19.0.1 -j DROP",
+	"-A INPUT -m limit --limit 3/s -j LOG --log-prefix test",
+	"-D INPUT -m limit --limit 3/s -j LOG --log-prefix test",
+	"-A INPUT -m mac --mac-source 00:11:22:33:44:55",
+	"-A OUTPUT -m mac --mac-source 00:11:22:33:44:55",
+	"-A INPUT -p udp -j REJECT --reject-with tcp-reset",
+	"-t nosuchtable -L",
+	"-A INPUT --bogus",
+	"-A INPUT -p tcp --dport 1:2:3",
+	"-L INPUT 1",
+	"-F",
+	"-X",
+	"-N a",
+	"-N b",
+	"-A a -j b",
+	"-X",
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return strings.Replace(l, "(legacy)", "(bpfilter)", 1)
+}
+
+// TestOracleCommands runs a sequence of commands, failing ones included,
+// through iptables-legacy and through Main: exit statuses, first error
+// lines and the resulting kernel blob must agree after every step.
+func TestOracleCommands(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "iptables-legacy")
+	ns := testenv.NewNetns(t)
+	conn, err := kernel.OpenInNetns(abi.IPv4, ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ours := NewTables(abi.IPv4)
+	for _, line := range commandSequence {
+		args := strings.Fields(line)
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "iptables-legacy"}, args...)...)
+		var lout, lerr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &lout, &lerr
+		lcode := 0
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatal(err)
+			}
+			lcode = ee.ExitCode()
+		}
+		var oout, oerr bytes.Buffer
+		ocode := Main(ours, args, &oout, &oerr)
+		if lcode != ocode {
+			t.Errorf("%q: exit %d, iptables-legacy %d (%s / %s)", line, ocode, lcode, strings.TrimSpace(oerr.String()), strings.TrimSpace(lerr.String()))
+		}
+		if firstLine(lerr.String()) != firstLine(oerr.String()) {
+			t.Errorf("%q: stderr\n got %q\nwant %q", line, firstLine(oerr.String()), firstLine(lerr.String()))
+		}
+		if lout.String() != oout.String() {
+			t.Errorf("%q: stdout\n got %q\nwant %q", line, oout.String(), lout.String())
+		}
+		_, _, blob, err := conn.ReadTable("filter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ot, _ := ours.Table("filter")
+		_, enc, err := abi.Encode(ot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(abi.MaskVolatile(abi.IPv4, enc), abi.MaskVolatile(abi.IPv4, blob)) {
+			t.Fatalf("%q: tables differ\n%s", line, abi.DiffBlobs(abi.IPv4, abi.MaskVolatile(abi.IPv4, enc), abi.MaskVolatile(abi.IPv4, blob)))
+		}
+	}
+}
