@@ -72,6 +72,33 @@ func init() {
 
 // fullMask returns an all-ones mask of w bytes (shared for w <= 16: do not
 // modify it).
+// ruleL4Proto returns the L4 protocol a rule requires by an exact
+// meta.l4_proto or ip4.proto match (0: none).
+func ruleL4Proto(r *ir.Rule) uint8 {
+	for i := range r.Matches {
+		m := &r.Matches[i]
+		if m.Op == ir.OpEq && !m.Negate && (m.Field == ir.MetaL4Proto || m.Field == ir.IP4Proto) &&
+			len(m.Value) == 1 && (m.Mask == nil || (len(m.Mask) == 1 && m.Mask[0] == 0xff)) {
+			return m.Value[0]
+		}
+	}
+	return 0
+}
+
+// canonPort maps tcp.* and udp.* ports to meta.sport/meta.dport when the
+// rule already requires that protocol: the fields then read the same bytes
+// under the same conditions, and TCP and UDP service rules share a table
+// (the protocol is part of the key).
+func canonPort(f ir.Field, l4 uint8) ir.Field {
+	switch {
+	case l4 == ir.ProtoTCP && f == ir.TCPSport, l4 == ir.ProtoUDP && f == ir.UDPSport:
+		return ir.MetaSport
+	case l4 == ir.ProtoTCP && f == ir.TCPDport, l4 == ir.ProtoUDP && f == ir.UDPDport:
+		return ir.MetaDport
+	}
+	return f
+}
+
 func fullMask(w int) []byte {
 	if w < len(fullMasks) {
 		return fullMasks[w]
@@ -94,6 +121,7 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 	}
 	sr = &shapeRule{}
 	var prefixCands []int
+	l4 := ruleL4Proto(r)
 	for i := range r.Matches {
 		m := &r.Matches[i]
 		if m.Negate {
@@ -101,7 +129,7 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		}
 		switch m.Op {
 		case ir.OpEq:
-			f := canonField(m.Field)
+			f := canonPort(canonField(m.Field), l4)
 			if !m.Field.Valid() || m.Field == ir.MetaProbability || m.Field == ir.MetaFlowProbability {
 				return nil, "match on " + m.Field.String()
 			}
@@ -133,7 +161,7 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 			lo, hi := uint32(ir.Uint(m.Value)), uint32(ir.Uint(m.High))
 			// The replication budget is checked against the segment's
 			// classes once segments are known (checkReplication).
-			sr.comps = append(sr.comps, comp{field: m.Field, kind: compClass, lo: lo, hi: hi, setOff: -1})
+			sr.comps = append(sr.comps, comp{field: canonPort(m.Field, l4), kind: compClass, lo: lo, hi: hi, setOff: -1})
 		case ir.OpIn:
 			if sr.set != nil {
 				return nil, "more than one set match"
@@ -154,7 +182,7 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 				if !f.Valid() {
 					return nil, "invalid set key field"
 				}
-				cf := canonField(f)
+				cf := canonPort(canonField(f), l4)
 				kind := compExact
 				if s.IsLPM() {
 					kind = compPrefix

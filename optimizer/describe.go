@@ -38,6 +38,9 @@ func (p *Plan) Describe(w io.Writer, maxEntries int) error {
 				default:
 					ew.printf("    [%d:%d] %s & %x\n", kp.Offset, kp.Offset+kp.Width, kp.Field, kp.Mask)
 				}
+				if kp.Const != nil {
+					ew.printf("      const %x\n", kp.Const)
+				}
 			}
 			for ei, e := range t.Entries {
 				if maxEntries >= 0 && ei >= maxEntries {

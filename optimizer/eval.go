@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"bytes"
 	"sort"
 	"sync"
 
@@ -146,6 +147,9 @@ func packetKey(t *Table, classes []int, pkt *ir.Packet, pp *ir.Parsed) ([]byte, 
 				return nil, false
 			}
 			key = append(key, byte(c>>8), byte(c))
+			if kp.Const != nil && (kp.Const[0] != byte(c>>8) || kp.Const[1] != byte(c)) {
+				return nil, false
+			}
 			continue
 		}
 		v, ok := ir.FieldValue(kp.Field, pkt, pp)
@@ -154,6 +158,9 @@ func packetKey(t *Table, classes []int, pkt *ir.Packet, pp *ir.Parsed) ([]byte, 
 		}
 		if kp.Mask != nil {
 			v = and(v, kp.Mask)
+		}
+		if kp.Const != nil && !bytes.Equal(v, kp.Const) {
+			return nil, false // no entry can match: the lookup is skipped
 		}
 		key = append(key, v...)
 	}

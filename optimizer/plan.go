@@ -149,6 +149,11 @@ type KeyPart struct {
 	Class int
 	// Prefix marks the variable-length part of an LPM key (always last).
 	Prefix bool
+	// Const, when set, is the value every entry has in this part: a packet
+	// whose (masked) value differs cannot hit the table, so the backend
+	// can skip the lookup with one compare (e.g. a table of TCP-only
+	// rules for a UDP packet). Changing it needs a rebuild.
+	Const []byte
 }
 
 // Entry is one map entry: Key bytes to Value. PrefixLen is the number of

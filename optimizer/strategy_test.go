@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 	"testing"
@@ -199,3 +200,39 @@ func TestBuildDeterministic(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestStrategyPortsShareTablesAndConstParts(t *testing.T) {
+	c := &ir.Chain{Name: "c", Hook: ir.HookXDP, Policy: ir.Verdict{Kind: ir.Accept}}
+	proto := func(p uint8) ir.Match { return ir.Match{Field: ir.MetaL4Proto, Value: []byte{p}} }
+	for i := 0; i < 20; i++ {
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{proto(ir.ProtoTCP), {Field: ir.TCPDport, Value: be16(uint16(1000 + i))}}, Verdict: ir.Verdict{Kind: ir.Drop}})
+	}
+	p := build(t, c, Options{})
+	if st := p.Stats; st.HashTables != 1 {
+		t.Fatalf("want one hash table: %v", st)
+	}
+	tb := &p.Segments[0].Tables[0]
+	if tb.Key[0].Field != ir.MetaL4Proto || !bytes.Equal(tb.Key[0].Const, []byte{ir.ProtoTCP}) || tb.Key[1].Field != ir.MetaDport || tb.Key[1].Const != nil {
+		t.Fatalf("want proto const tcp and tcp.dport read as meta.dport: %+v", tb.Key)
+	}
+	// UDP rules with the same port shape join the table; the protocol
+	// is then no longer constant.
+	for i := 0; i < 5; i++ {
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{{Field: ir.UDPDport, Value: be16(uint16(53 + i))}, {Field: ir.IP4Proto, Value: []byte{ir.ProtoUDP}}}, Verdict: ir.Verdict{Kind: ir.Accept}})
+	}
+	p = build(t, c, Options{})
+	if st := p.Stats; st.HashTables != 2 {
+		// ip4.proto and meta.l4_proto are different fields: two tables.
+		t.Fatalf("want two hash tables: %v\n%s", st, p.Strategy())
+	}
+	for _, pk := range []rulegen.Probe{
+		{Src: mustAddr("198.18.0.1"), Dst: mustAddr("198.18.0.2"), Proto: ir.ProtoTCP, Dport: 1005},
+		{Src: mustAddr("198.18.0.1"), Dst: mustAddr("198.18.0.2"), Proto: ir.ProtoUDP, Dport: 1005},
+		{Src: mustAddr("198.18.0.1"), Dst: mustAddr("198.18.0.2"), Proto: ir.ProtoUDP, Dport: 53},
+	} {
+		packet := pk.Packet(true)
+		if got, want := p.Eval(packet), ir.Eval(nil, c, packet); got.Rule != want.Rule {
+			t.Fatalf("%+v: plan rule %d, ir rule %d", pk, got.Rule, want.Rule)
+		}
+	}
+}

@@ -70,8 +70,41 @@ func buildTables(c *ir.Chain, srs []*shapeRule, infos []RuleInfo, s *Segment, op
 		if pt != nil && pt.Kind == t.Kind && sameLayout(pt.Key, t.Key) && len(t.Entries) <= pt.Capacity {
 			t.Capacity = pt.Capacity
 		}
+		setConsts(&t, pt)
 		t.Inline = t.Kind != TableAlways && opts.inlineMax() > 0 && len(t.Entries) <= opts.inlineMax()
 		s.Tables = append(s.Tables, t)
+	}
+}
+
+// constMinEntries is the smallest table whose constant parts are marked:
+// smaller tables are inline or cheap to rebuild, and their constants would
+// flip on most edits (each flip is a rebuild).
+const constMinEntries = 8
+
+// setConsts marks the key parts whose bytes are the same in every entry.
+// With a previous table of the same layout, a part that was not constant
+// stays so, to keep the program unchanged.
+func setConsts(t *Table, pt *Table) {
+	if t.Kind == TableAlways || len(t.Entries) < constMinEntries {
+		return
+	}
+	samePrev := pt != nil && pt.Kind == t.Kind && len(pt.Key) == len(t.Key)
+	for i := range t.Key {
+		kp := &t.Key[i]
+		if kp.Prefix || (samePrev && pt.Key[i].Const == nil) {
+			continue
+		}
+		v := t.Entries[0].Key[kp.Offset : kp.Offset+kp.Width]
+		same := true
+		for _, e := range t.Entries[1:] {
+			if !bytes.Equal(e.Key[kp.Offset:kp.Offset+kp.Width], v) {
+				same = false
+				break
+			}
+		}
+		if same {
+			kp.Const = append([]byte(nil), v...)
+		}
 	}
 }
 
@@ -117,7 +150,8 @@ func sameLayout(a, b []KeyPart) bool {
 	}
 	for i := range a {
 		x, y := a[i], b[i]
-		if x.Field != y.Field || x.Offset != y.Offset || x.Width != y.Width || x.Class != y.Class || x.Prefix != y.Prefix || !bytes.Equal(x.Mask, y.Mask) {
+		if x.Field != y.Field || x.Offset != y.Offset || x.Width != y.Width || x.Class != y.Class || x.Prefix != y.Prefix ||
+			!bytes.Equal(x.Mask, y.Mask) || !bytes.Equal(x.Const, y.Const) {
 			return false
 		}
 	}
