@@ -65,7 +65,8 @@ const (
 )
 
 // Socket option numbers (IPT_BASE_CTL = 64) for IPPROTO_IP (SOL_IP) and
-// IPPROTO_IPV6 (SOL_IPV6); the ip6t values are the same numbers.
+// IPPROTO_IPV6 (SOL_IPV6); the ip6t values are the same numbers except
+// for the revision queries.
 const (
 	SoSetReplace        = 64
 	SoSetAddCounters    = 65
@@ -73,7 +74,11 @@ const (
 	SoGetEntries        = 65
 	SoGetRevisionMatch  = 66
 	SoGetRevisionTarget = 67
-	RevisionRequestSize = 30 // sizeof(struct xt_get_revision)
+	// So6GetRevisionMatch and So6GetRevisionTarget are the ip6t revision
+	// queries (IP6T_BASE_CTL + 4 and + 5).
+	So6GetRevisionMatch  = 68
+	So6GetRevisionTarget = 69
+	RevisionRequestSize  = 30 // sizeof(struct xt_get_revision)
 )
 
 // Netfilter verdicts (linux/netfilter.h).

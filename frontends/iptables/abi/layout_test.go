@@ -111,6 +111,8 @@ int main(void) {
 	P("SoGetRevisionTarget", IPT_SO_GET_REVISION_TARGET);
 	P("So6SetReplace", IP6T_SO_SET_REPLACE);
 	P("So6GetEntries", IP6T_SO_GET_ENTRIES);
+	P("So6GetRevisionMatch", IP6T_SO_GET_REVISION_MATCH);
+	P("So6GetRevisionTarget", IP6T_SO_GET_REVISION_TARGET);
 	P("VerdictReturn", XT_RETURN);
 	P("FlagGoto", IPT_F_GOTO);
 	P("FlagFragment", IPT_F_FRAG);
@@ -153,6 +155,7 @@ int main(void) {
 		"SoSetReplace": SoSetReplace, "SoSetAddCounters": SoSetAddCounters, "SoGetInfo": SoGetInfo,
 		"SoGetEntries": SoGetEntries, "SoGetRevisionMatch": SoGetRevisionMatch, "SoGetRevisionTarget": SoGetRevisionTarget,
 		"So6SetReplace": SoSetReplace, "So6GetEntries": SoGetEntries,
+		"So6GetRevisionMatch": So6GetRevisionMatch, "So6GetRevisionTarget": So6GetRevisionTarget,
 		"VerdictReturn": int(VerdictReturn), "FlagGoto": FlagGoto, "FlagFragment": FlagFragment,
 		"FlagV6Proto": FlagV6Proto, "FlagV6TOS": FlagV6TOS, "FlagV6Goto": FlagV6Goto,
 		"InvFrag": InvFrag, "InvProto": InvProto, "InvSrcIP": InvSrcIP, "InvDstIP": InvDstIP,

@@ -206,6 +206,12 @@ func (c *Conn) Supported(target bool, name string, rev uint8) (bool, error) {
 	if target {
 		opt, what = abi.SoGetRevisionTarget, "target"
 	}
+	if c.fam == abi.IPv6 {
+		opt = abi.So6GetRevisionMatch
+		if target {
+			opt = abi.So6GetRevisionTarget
+		}
+	}
 	_, err := c.getsockopt(opt, buf)
 	switch {
 	case err == nil:
