@@ -19,8 +19,6 @@ type kernelSegment struct {
 	tables  []*ebpf.Map // nil for TableAlways
 }
 
-const bpfFNoPrealloc = 1 // BPF_F_NO_PREALLOC, required by LPM tries
-
 // loadSegment creates the segment's maps in the kernel exactly as the plan
 // describes them (type, key and value sizes, capacity) and fills them.
 func loadSegment(t *testing.T, s *Segment) *kernelSegment {
@@ -50,9 +48,9 @@ func loadSegment(t *testing.T, s *Segment) *kernelSegment {
 			ks.tables = append(ks.tables, nil)
 			continue
 		}
-		spec := &ebpf.MapSpec{Type: ebpf.Hash, KeySize: uint32(tb.KeySize), ValueSize: ValueSize, MaxEntries: uint32(tb.Capacity)}
+		spec := &ebpf.MapSpec{Type: ebpf.Hash, KeySize: uint32(tb.MapKeySize()), ValueSize: ValueSize, MaxEntries: uint32(tb.Capacity), Flags: tb.MapFlags()}
 		if tb.Kind == TableLPM {
-			spec.Type, spec.KeySize, spec.Flags = ebpf.LPMTrie, uint32(4+tb.KeySize), bpfFNoPrealloc
+			spec.Type = ebpf.LPMTrie
 		}
 		m, err := ebpf.NewMap(spec)
 		if err != nil {
@@ -60,21 +58,13 @@ func loadSegment(t *testing.T, s *Segment) *kernelSegment {
 		}
 		t.Cleanup(func() { m.Close() })
 		for _, e := range tb.Entries {
-			if err := m.Put(mapKey(tb, e.Key, e.PrefixLen), e.Value.Native()); err != nil {
+			if err := m.Put(tb.MapKey(e.Key, e.PrefixLen), e.Value.Native()); err != nil {
 				t.Fatalf("table %d put % x/%d: %v", ti, e.Key, e.PrefixLen, err)
 			}
 		}
 		ks.tables = append(ks.tables, m)
 	}
 	return ks
-}
-
-func mapKey(tb *Table, key []byte, plen int) []byte {
-	if tb.Kind != TableLPM {
-		return key
-	}
-	k := binary.NativeEndian.AppendUint32(nil, uint32(plen))
-	return append(k, key...)
 }
 
 // lookup runs the segment's lookups against the kernel maps.
@@ -106,7 +96,7 @@ func (ks *kernelSegment) lookup(t *testing.T, s *Segment, pkt *ir.Packet, pp *ir
 				continue
 			}
 			var out [ValueSize]byte
-			err := ks.tables[ti].Lookup(mapKey(tb, key, 8*tb.KeySize), out[:])
+			err := ks.tables[ti].Lookup(tb.MapKey(key, 8*tb.KeySize), out[:])
 			if errors.Is(err, ebpf.ErrKeyNotExist) {
 				continue
 			}

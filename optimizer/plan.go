@@ -231,3 +231,32 @@ func (p *Plan) RuleByID(id uint32) (int, bool) {
 	i, ok := p.byID[id]
 	return i, ok
 }
+
+// MapKeySize is the key size of the table's BPF map: KeySize, plus the
+// 4-byte prefix length header of an LPM trie.
+func (t *Table) MapKeySize() int {
+	if t.Kind == TableLPM {
+		return 4 + t.KeySize
+	}
+	return t.KeySize
+}
+
+// MapFlags are the BPF map creation flags the table needs
+// (BPF_F_NO_PREALLOC for LPM tries).
+func (t *Table) MapFlags() uint32 {
+	if t.Kind == TableLPM {
+		return 1 // BPF_F_NO_PREALLOC
+	}
+	return 0
+}
+
+// MapKey encodes a key as the table's BPF map expects it: the key itself
+// for hash maps; for LPM tries a host-order u32 prefix length (PrefixLen of
+// an entry, KeySize*8 for a lookup) followed by the key.
+func (t *Table) MapKey(key []byte, prefixLen int) []byte {
+	if t.Kind != TableLPM {
+		return append([]byte(nil), key...)
+	}
+	k := binary.NativeEndian.AppendUint32(make([]byte, 0, 4+len(key)), uint32(prefixLen))
+	return append(k, key...)
+}
