@@ -45,7 +45,7 @@ func ReportError(fam abi.Family, suffix string, err error, stderr io.Writer) int
 	case ie.Code == ExitVersion:
 		fmt.Fprintf(stderr, "%s %s: %s\n", prog, Version, ie.Msg)
 	case line > 0:
-		fmt.Fprintf(stderr, "%s: line %d failed: %s\n", prog, line, ie.Msg)
+		fmt.Fprintf(stderr, "%s: line %d failed\n%s: %s\n", prog, line, famCmd(fam), ie.Msg)
 	default:
 		fmt.Fprintf(stderr, "%s: %s\n", prog, ie.Msg)
 		if err != ie {

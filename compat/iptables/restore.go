@@ -119,7 +119,7 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 			continue
 		case trimmed[0] == '*':
 			if cur != nil {
-				return fail(otherErr("%s-restore: COMMIT expected at line %d", famCmd(ts.Family), n))
+				return otherErr("COMMIT expected at line %d", n)
 			}
 			curName = strings.TrimSpace(trimmed[1:])
 			if opts.Table != "" && curName != opts.Table {
@@ -138,14 +138,20 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 				for _, c := range t.Chains {
 					if o := base.Chain(c.Name); o != nil {
 						c.Policy = o.Policy
-						c.Counters = o.Counters
 					}
+				}
+			}
+			// Policy counters restart from zero unless a chain line sets
+			// them with --counters (what iptables-legacy-restore does).
+			for _, c := range t.Chains {
+				if c.Builtin() {
+					c.Counters = abi.Counters{}
 				}
 			}
 			cur = &Tables{Family: ts.Family, tables: map[string]*abi.Table{curName: t}}
 		case trimmed == "COMMIT":
 			if cur == nil {
-				return fail(otherErr("%s-restore: COMMIT without table at line %d", famCmd(ts.Family), n))
+				return fail(otherErr("COMMIT without table at line %d", n))
 			}
 			if curName != "" && !opts.Test {
 				ts.tables[curName] = cur.tables[curName]
@@ -153,7 +159,7 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 			cur, curName = nil, ""
 		case trimmed[0] == ':':
 			if cur == nil {
-				return fail(otherErr("%s-restore: no table specified at line %d", famCmd(ts.Family), n))
+				return fail(otherErr("no table specified at line %d", n))
 			}
 			if curName == "" {
 				continue
@@ -163,7 +169,7 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 			}
 		default:
 			if cur == nil {
-				return fail(otherErr("%s-restore: no table specified at line %d", famCmd(ts.Family), n))
+				return fail(otherErr("no table specified at line %d", n))
 			}
 			if curName == "" {
 				continue
@@ -205,7 +211,7 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 		return fmt.Errorf("read restore input: %w", err)
 	}
 	if cur != nil {
-		return fail(otherErr("%s-restore: COMMIT expected at line %d", famCmd(ts.Family), n+1))
+		return otherErr("COMMIT expected at line %d", n+1)
 	}
 	return nil
 }
