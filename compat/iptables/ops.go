@@ -27,7 +27,7 @@ func buildRules(fam abi.Family, spec *RuleSpec, t *abi.Table) ([]*abi.Rule, erro
 		}
 		c := t.Chain(spec.Jump)
 		if c == nil || c.Builtin() {
-			return nil, paramErr("Couldn't load target `%s':No such file or directory", spec.Jump)
+			return nil, paramErr("Couldn't load target `%s':No such file or directory%s", spec.Jump, unsupportedNote(xt.Target, spec.Jump))
 		}
 		target = abi.Target{Kind: abi.TargetJump, Chain: spec.Jump}
 	}

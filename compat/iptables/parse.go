@@ -362,7 +362,7 @@ func (p *parser) option(c byte, arg *string, opt string) error {
 		}
 		e := findExt(xt.Match, p.fam, val)
 		if e == nil {
-			return paramErr("Couldn't load match `%s':No such file or directory", val)
+			return paramErr("Couldn't load match `%s':No such file or directory%s", val, unsupportedNote(xt.Match, val))
 		}
 		p.spec.Matches = append(p.spec.Matches, &instance{ext: e, info: e.init(p.fam), seen: map[string]bool{}})
 	case 'c':
@@ -462,7 +462,7 @@ func (p *parser) extOption(name, val string, hasVal bool) error {
 		if _, std := abi.VerdictByName(p.spec.Jump); !std {
 			// The option can only belong to a target extension this
 			// package does not have.
-			return paramErr("Couldn't load target `%s':No such file or directory", p.spec.Jump)
+			return paramErr("Couldn't load target `%s':No such file or directory%s", p.spec.Jump, unsupportedNote(xt.Target, p.spec.Jump))
 		}
 	}
 	return paramErr("unknown option \"--%s\"", name)
