@@ -36,9 +36,9 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 		srs[i], why[i] = classify(c, r)
 	}
 	segs := segmentRules(srs, opts.maxTables())
-	// Marking over-budget rules linear only splits lookup segments, which
-	// can only shrink the others' class counts; the loop is bounded by the
-	// rule count and ends after one more round in practice.
+	// Every round marks at least one more rule linear, so the loop ends;
+	// usually one re-segmentation settles it, as splitting a segment only
+	// shrinks the class counts of the rules left in it.
 	for checkReplication(srs, why, segs, opts.maxReplication()) {
 		segs = segmentRules(srs, opts.maxTables())
 	}
@@ -60,7 +60,7 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			if si < len(prevSegs) && prevSegs[si].Kind == SegLookup {
 				prev = &prevSegs[si]
 			}
-			buildTables(c, srs, infos, s, opts, prev)
+			buildTables(srs, infos, s, opts, prev)
 		}
 	}
 	kept := opts

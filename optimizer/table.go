@@ -25,7 +25,7 @@ func entryID(key []byte, plen int) string {
 
 // buildTables groups the rules of lookup segment s by shape and fills one
 // table per shape.
-func buildTables(c *ir.Chain, srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, prev *Segment) {
+func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, prev *Segment) {
 	s.Classes = buildClasses(srs, s.First, s.End)
 	groups := map[string][]int{}
 	var shapes []string
