@@ -163,9 +163,9 @@ func ctParse(c *parseCtx, info xt.Info, opt, arg string, inv bool, seen map[stri
 			}
 			ap, mp := a.addr(ct)
 			*ap, *mp = addrBytes(am.addr), addrBytes(am.mask)
-			if c.fam == abi.IPv4 {
-				// libxtables fills the whole nf_inet_addr mask with ones
-				// before setting the IPv4 part.
+			if c.fam == abi.IPv4 && !strings.Contains(arg, "/") {
+				// Without a mask libxtables fills the whole nf_inet_addr
+				// mask with ones.
 				for i := 4; i < 16; i++ {
 					mp[i] = 0xff
 				}

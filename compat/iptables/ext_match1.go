@@ -131,9 +131,10 @@ func init() {
 				w.WriteString(" ERROR")
 			}
 			if m.Invert != 0 {
-				w.WriteString(" !")
+				w.WriteString("  !")
+			} else {
+				w.WriteString(" ")
 			}
-			w.WriteString(" ")
 			writeMultiports(w, m, multiportProto(ip), numeric)
 		},
 		kernelCheck: func(fam abi.Family, ip *abi.IPHeader, info xt.Info, hook int) error {

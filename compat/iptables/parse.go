@@ -486,6 +486,16 @@ func (p *parser) finish() (*Command, error) {
 		if err := p.finishSpec(); err != nil {
 			return nil, err
 		}
+		switch c.Chain {
+		case "PREROUTING", "INPUT":
+			if p.given['o'] {
+				return nil, paramErr("Can't use -o with %s\n", c.Chain)
+			}
+		case "POSTROUTING", "OUTPUT":
+			if p.given['i'] {
+				return nil, paramErr("Can't use -i with %s\n", c.Chain)
+			}
+		}
 		c.Spec = p.spec
 	case 'V', 'h':
 		return c, nil

@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
@@ -30,7 +31,7 @@ func (ts *Tables) Do(cmd *Command, out io.Writer) error {
 			return err
 		}
 		if cmd.ListZero {
-			return ts.zero(orig, cmd)
+			return ts.zero(orig, cmd, out)
 		}
 		return nil
 	case 'S':
@@ -185,7 +186,7 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 		c.Rules = nil
 		return nil
 	case 'Z':
-		return ts.zeroIn(t, cmd)
+		return ts.zeroIn(t, cmd, io.Discard)
 	case 'P':
 		c := t.Chain(cmd.Chain)
 		if c == nil {
@@ -204,16 +205,17 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 	return paramErr("unsupported command -%c", cmd.Op)
 }
 
-func (ts *Tables) zero(orig *abi.Table, cmd *Command) error {
+func (ts *Tables) zero(orig *abi.Table, cmd *Command, out io.Writer) error {
 	t := cloneTable(orig)
-	if err := ts.zeroIn(t, cmd); err != nil {
+	if err := ts.zeroIn(t, cmd, out); err != nil {
 		return err
 	}
 	ts.tables[t.Name] = t
 	return nil
 }
 
-func (ts *Tables) zeroIn(t *abi.Table, cmd *Command) error {
+// zeroIn zeroes counters; with -v it reports each chain like iptables.
+func (ts *Tables) zeroIn(t *abi.Table, cmd *Command, out io.Writer) error {
 	chains := t.Chains
 	if cmd.Chain != "" {
 		c, err := ts.chain(t, cmd.Chain)
@@ -229,6 +231,9 @@ func (ts *Tables) zeroIn(t *abi.Table, cmd *Command) error {
 			}
 			c.Rules[cmd.RuleNum-1].Counters = abi.Counters{}
 			continue
+		}
+		if cmd.Verbose {
+			fmt.Fprintf(out, "Zeroing chain `%s'\n", c.Name)
 		}
 		c.Counters = abi.Counters{}
 		for _, r := range c.Rules {
