@@ -57,6 +57,35 @@ func (p *Plan) Eval(pkt *ir.Packet) ir.Result { return p.EvalRuleset(nil, pkt) }
 // EvalRuleset is Eval for a chain whose rules JUMP or GOTO user chains of
 // rs (those are evaluated rule by rule).
 func (p *Plan) EvalRuleset(rs *ir.Ruleset, pkt *ir.Packet) ir.Result {
+	return p.run(rs, pkt, nil)
+}
+
+// Cost is the work the generated program does for one packet, by the plan.
+type Cost struct {
+	// LinearRules is the number of rules of linear segments evaluated.
+	LinearRules int
+	// ClassLookups counts range-class array lookups (inlined by the
+	// verifier: cheap).
+	ClassLookups int
+	// MapLookups counts hash and LPM lookups (inline and constant tables
+	// excepted).
+	MapLookups int
+	// Skipped counts table lookups avoided because a key field is absent
+	// or differs from the part's Const.
+	Skipped int
+}
+
+// Cost evaluates the packet like Eval and reports the work done.
+func (p *Plan) Cost(pkt *ir.Packet) Cost {
+	var c Cost
+	p.run(nil, pkt, &c)
+	return c
+}
+
+func (p *Plan) run(rs *ir.Ruleset, pkt *ir.Packet, cost *Cost) ir.Result {
+	if cost == nil {
+		cost = &Cost{}
+	}
 	c := p.Chain
 	own := *pkt // a mark action changes what later meta.mark matches read
 	pkt = &own
@@ -67,13 +96,14 @@ func (p *Plan) EvalRuleset(rs *ir.Ruleset, pkt *ir.Packet) ir.Result {
 		s := &p.Segments[si]
 		if s.Kind == SegLinear {
 			for i := s.First; i < s.End; i++ {
+				cost.LinearRules++
 				if v, ch, idx, done := stepRule(rs, c, i, pkt, &pp, &res, 0); done {
 					return finish(c, &res, v, ch, idx)
 				}
 			}
 			continue
 		}
-		best, hit := lookupSegment(s, ix[si], pkt, &pp)
+		best, hit := lookupSegment(s, ix[si], pkt, &pp, cost)
 		if !hit {
 			continue
 		}
@@ -103,13 +133,14 @@ func finish(c *ir.Chain, res *ir.Result, v ir.Verdict, chain string, idx int) ir
 
 // lookupSegment runs the segment's lookups and returns the hit with the
 // smallest priority.
-func lookupSegment(s *Segment, ix []tableIndex, pkt *ir.Packet, pp *ir.Parsed) (Value, bool) {
+func lookupSegment(s *Segment, ix []tableIndex, pkt *ir.Packet, pp *ir.Parsed, cost *Cost) (Value, bool) {
 	classes := make([]int, len(s.Classes)) // class id, -1 when the field is absent
 	for ci := range s.Classes {
 		v, ok := ir.FieldValue(s.Classes[ci].Field, pkt, pp)
 		classes[ci] = -1
 		if ok {
 			classes[ci] = int(s.Classes[ci].Class(uint32(ir.Uint(v))))
+			cost.ClassLookups++
 		}
 	}
 	var best Value
@@ -118,7 +149,11 @@ func lookupSegment(s *Segment, ix []tableIndex, pkt *ir.Packet, pp *ir.Parsed) (
 		t := &s.Tables[ti]
 		key, ok := packetKey(t, classes, pkt, pp)
 		if !ok {
+			cost.Skipped++
 			continue
+		}
+		if t.Kind != TableAlways && !t.Inline {
+			cost.MapLookups++
 		}
 		for _, l := range ix[ti].lens {
 			k := key

@@ -130,7 +130,7 @@ func TestKernelMapsAgreeWithPlan(t *testing.T) {
 			ks := loadSegment(t, s)
 			for _, pk := range pkts {
 				pp := ir.Parse(pk)
-				want, wok := lookupSegment(s, ix[si], pk, &pp)
+				want, wok := lookupSegment(s, ix[si], pk, &pp, &Cost{})
 				got, gok := ks.lookup(t, s, pk, &pp)
 				if want != got || wok != gok {
 					t.Fatalf("segment %d: kernel lookup %+v/%v, plan %+v/%v\n%s", si, got, gok, want, wok, p.Strategy())

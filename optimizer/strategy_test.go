@@ -236,3 +236,28 @@ func TestStrategyPortsShareTablesAndConstParts(t *testing.T) {
 		}
 	}
 }
+
+// TestCostDoesNotGrowWithRules: for the probe packet, the work per packet
+// of the realistic mix is the same at 1,000, 10,000 and 100,000 rules, and
+// a few map lookups.
+func TestCostDoesNotGrowWithRules(t *testing.T) {
+	var costs []Cost
+	for _, n := range []int{1000, 10000, 100000} {
+		for _, place := range []rulegen.Placement{rulegen.Nowhere, rulegen.Last} {
+			cfg := rulegen.Config{Kind: rulegen.Mix, Rules: n, Seed: 5, Place: place}
+			p := build(t, gen(t, cfg), Options{})
+			c := p.Cost(rulegen.DefaultProbe().Packet(true))
+			if c.LinearRules != 0 || c.MapLookups > 8 {
+				t.Fatalf("%d rules, probe %s: cost %+v\n%s", n, place, c, p.Strategy())
+			}
+			checkProbe(t, p, cfg)
+			costs = append(costs, c)
+		}
+	}
+	t.Logf("probe cost at 1k/10k/100k rules (none, last): %+v", costs)
+	// A linear plan evaluates every rule for a non-matching packet.
+	lin := build(t, gen(t, rulegen.Config{Kind: rulegen.Mix, Rules: 1000, Seed: 5}), Options{Linear: true})
+	if c := lin.Cost(rulegen.DefaultProbe().Packet(true)); c.LinearRules != 1000 || c.MapLookups != 0 {
+		t.Fatalf("linear plan cost %+v", c)
+	}
+}
