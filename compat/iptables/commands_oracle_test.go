@@ -96,22 +96,46 @@ func firstLine(s string) string {
 	return strings.Replace(l, "(legacy)", "(bpfilter)", 1)
 }
 
+// v6Line turns a line of commandSequence into its ip6tables form.
+func v6Line(s string) string {
+	r := strings.NewReplacer(
+		"198.18.0.0/15", "fd00:198:18::/48", "198.18.0.0/16", "fd00:198:18::/64",
+		"198.18.0.0/255.255.0.255", "fd00:198:18::/ffff:ffff::ffff",
+		"198.18.0.", "fd00:198:18::", "198.19.0.", "fd00:198:19::",
+		"-p icmp", "-p ipv6-icmp", "-m ttl --ttl-lt", "-m hl --hl-lt", " -f ", " ")
+	return r.Replace(s)
+}
+
 // TestOracleCommands runs a sequence of commands, failing ones included,
-// through iptables-legacy and through Main: exit statuses, first error
-// lines and the resulting kernel blob must agree after every step.
+// through iptables-legacy (and ip6tables-legacy) and through Main: exit
+// statuses, first error lines, listings and the resulting kernel blob must
+// agree after every step.
 func TestOracleCommands(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "iptables-legacy")
+	for _, fam := range []abi.Family{abi.IPv4, abi.IPv6} {
+		t.Run(fam.String(), func(t *testing.T) { oracleCommands(t, fam) })
+	}
+}
+
+func oracleCommands(t *testing.T, fam abi.Family) {
 	ns := testenv.NewNetns(t)
-	conn, err := kernel.OpenInNetns(abi.IPv4, ns.Path)
+	conn, err := kernel.OpenInNetns(fam, ns.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ours := NewTables(abi.IPv4)
+	ours := NewTables(fam)
+	prog := "iptables-legacy"
+	if fam == abi.IPv6 {
+		prog = "ip6tables-legacy"
+	}
 	for _, line := range commandSequence {
+		if fam == abi.IPv6 {
+			line = v6Line(line)
+		}
 		args := strings.Fields(line)
-		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "iptables-legacy"}, args...)...)
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, prog}, args...)...)
 		var lout, lerr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &lout, &lerr
 		lcode := 0
@@ -142,8 +166,8 @@ func TestOracleCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(abi.MaskVolatile(abi.IPv4, enc), abi.MaskVolatile(abi.IPv4, blob)) {
-			t.Fatalf("%q: tables differ\n%s", line, abi.DiffBlobs(abi.IPv4, abi.MaskVolatile(abi.IPv4, enc), abi.MaskVolatile(abi.IPv4, blob)))
+		if !bytes.Equal(abi.MaskVolatile(fam, enc), abi.MaskVolatile(fam, blob)) {
+			t.Fatalf("%q: tables differ\n%s", line, abi.DiffBlobs(fam, abi.MaskVolatile(fam, enc), abi.MaskVolatile(fam, blob)))
 		}
 	}
 }

@@ -18,6 +18,7 @@ var tFileName = regexp.MustCompile(`^lib(xt|ipt|ip6t)_(\w+)\.t$`)
 // this package does not claim: the extension is in Unsupported, and every
 // line using it is refused with an error naming it.
 func TestUnsupportedExtensionsRefused(t *testing.T) {
+	requireConformance(t)
 	claimed := map[string]bool{}
 	for _, f := range claimedExtensionTests {
 		claimed[f] = true
