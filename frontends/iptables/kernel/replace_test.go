@@ -76,3 +76,38 @@ func TestReplaceAndAddCounters(t *testing.T) {
 		}
 	}
 }
+
+// TestTableNamesAndImport lists the tables of a namespace where
+// iptables-legacy created filter and nat, and imports them.
+func TestTableNamesAndImport(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "iptables-legacy")
+	ns := testenv.NewNetns(t)
+	ns.Exec(t, "iptables-legacy", "-A", "INPUT", "-j", "ACCEPT")
+	ns.Exec(t, "iptables-legacy", "-t", "nat", "-N", "natchain")
+	var names []string
+	if err := ns.Do(func() error {
+		var err error
+		names, err = TableNames(abi.IPv4)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(names, ",")
+	if !strings.Contains(got, "filter") || !strings.Contains(got, "nat") {
+		t.Fatalf("table names %q, want filter and nat", got)
+	}
+	c := openIn(t, ns, abi.IPv4)
+	tabs, err := c.ReadTables(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tab := range tabs {
+		if tab.Name == "nat" && tab.Chain("natchain") == nil {
+			t.Errorf("nat table imported without natchain")
+		}
+		if tab.Name == "filter" && len(tab.Chain("INPUT").Rules) != 1 {
+			t.Errorf("filter INPUT imported with %d rules", len(tab.Chain("INPUT").Rules))
+		}
+	}
+}
