@@ -23,12 +23,26 @@ func (p *Plan) Describe(w io.Writer, maxEntries int) error {
 		for ci, c := range s.Classes {
 			ew.printf("  class map %d: %s, %d classes, starts %v\n", ci, c.Field, len(c.Starts), c.Starts)
 		}
+		for fi, f := range s.Filters {
+			ew.printf("  filter %d: %s over tables %v, %d addresses, capacity %d\n", fi, f.Field, f.Tables, len(f.Entries), f.Capacity)
+			for ei, e := range f.Entries {
+				if maxEntries >= 0 && ei >= maxEntries {
+					ew.printf("    ... %d more\n", len(f.Entries)-ei)
+					break
+				}
+				ew.printf("    %x -> %032b\n", e.Key, e.Bits)
+			}
+		}
 		for ti, t := range s.Tables {
 			inline := ""
 			if t.Inline {
 				inline = " inline"
 			}
-			ew.printf("  table %d: %s%s, key %d bytes, %d entries, capacity %d\n", ti, t.Kind, inline, t.KeySize, len(t.Entries), t.Capacity)
+			filter := ""
+			if t.Filter >= 0 {
+				filter = fmt.Sprintf(", filter %d bit %d", t.Filter, t.FilterBit)
+			}
+			ew.printf("  table %d: %s%s, key %d bytes, %d entries, capacity %d%s\n", ti, t.Kind, inline, t.KeySize, len(t.Entries), t.Capacity, filter)
 			for _, kp := range t.Key {
 				switch {
 				case kp.Class >= 0:

@@ -3,6 +3,7 @@ package optimizer
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -19,6 +20,8 @@ type Delta struct {
 	Tables []TableDelta
 	// Classes lists range-class array changes.
 	Classes []ClassDelta
+	// Filters lists address prefilter changes.
+	Filters []FilterDelta
 	// Sets lists element changes of the chain's sets (the maps linear
 	// rules look up).
 	Sets []SetDelta
@@ -37,6 +40,15 @@ type TableDelta struct {
 	// Key and PrefixLen matter).
 	Put    []Entry
 	Delete []Entry
+}
+
+// FilterDelta is the entry changes of filter Filter of segment Segment.
+type FilterDelta struct {
+	Segment, Filter int
+	// Put are addresses to add or whose bitmap changed; Delete addresses
+	// to remove (only Key matters).
+	Put    []FilterEntry
+	Delete []FilterEntry
 }
 
 // ClassDelta is the changes of one class array.
@@ -67,6 +79,9 @@ func (d *Delta) Writes() int {
 	for _, c := range d.Classes {
 		n += len(c.Updates)
 	}
+	for _, f := range d.Filters {
+		n += len(f.Put) + len(f.Delete)
+	}
 	for _, s := range d.Sets {
 		n += len(s.Add) + len(s.Delete)
 	}
@@ -93,6 +108,12 @@ func Diff(old, new *Plan) (Delta, error) {
 		for ci := range ns.Classes {
 			if u := diffClasses(&os.Classes[ci], &ns.Classes[ci]); len(u) > 0 {
 				d.Classes = append(d.Classes, ClassDelta{Segment: si, Class: ci, Updates: u})
+			}
+		}
+		for fi := range ns.Filters {
+			put, del := diffFilter(os.Filters[fi].Entries, ns.Filters[fi].Entries)
+			if len(put)+len(del) > 0 {
+				d.Filters = append(d.Filters, FilterDelta{Segment: si, Filter: fi, Put: put, Delete: del})
 			}
 		}
 		for ti := range ns.Tables {
@@ -164,6 +185,9 @@ func structureChange(old, new *Plan) string {
 			if os.Classes[ci].Field != ns.Classes[ci].Field {
 				return fmt.Sprintf("lookup segment %d changed its range fields", si)
 			}
+		}
+		if why := filterStructureChange(os, ns); why != "" {
+			return fmt.Sprintf("segment %d %s", si, why)
 		}
 		for ti := range ns.Tables {
 			ot, nt := &os.Tables[ti], &ns.Tables[ti]
@@ -300,4 +324,58 @@ func diffSet(a, b *ir.Set) (add, del []ir.SetElem) {
 		}
 	}
 	return add, del
+}
+
+// filterStructureChange compares the filters' layout (which tables, which
+// field, capacity): that part is code.
+func filterStructureChange(os, ns *Segment) string {
+	if len(os.Filters) != len(ns.Filters) {
+		return "changed its filters"
+	}
+	for fi := range ns.Filters {
+		of, nf := &os.Filters[fi], &ns.Filters[fi]
+		if of.Field != nf.Field || !slices.Equal(of.Tables, nf.Tables) {
+			return fmt.Sprintf("filter %d changed", fi)
+		}
+		if of.Capacity != nf.Capacity {
+			return fmt.Sprintf("filter %d outgrew its capacity %d", fi, of.Capacity)
+		}
+	}
+	for ti := range ns.Tables {
+		if ti < len(os.Tables) && (os.Tables[ti].Filter != ns.Tables[ti].Filter || os.Tables[ti].FilterBit != ns.Tables[ti].FilterBit) {
+			return fmt.Sprintf("table %d changed filter", ti)
+		}
+	}
+	return ""
+}
+
+// diffFilter merges two sorted filter entry lists.
+func diffFilter(a, b []FilterEntry) (put, del []FilterEntry) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var c int
+		switch {
+		case i == len(a):
+			c = 1
+		case j == len(b):
+			c = -1
+		default:
+			c = bytes.Compare(a[i].Key, b[j].Key)
+		}
+		switch {
+		case c < 0:
+			del = append(del, a[i])
+			i++
+		case c > 0:
+			put = append(put, b[j])
+			j++
+		default:
+			if a[i].Bits != b[j].Bits {
+				put = append(put, b[j])
+			}
+			i++
+			j++
+		}
+	}
+	return put, del
 }

@@ -39,7 +39,40 @@ func applyDelta(t *testing.T, old, new *Plan, d Delta) {
 			m[entryID(e.Key, e.PrefixLen)] = e
 		}
 	}
+	filters := map[tkey]map[string]uint32{}
+	for si, s := range old.Segments {
+		for fi, f := range s.Filters {
+			m := map[string]uint32{}
+			for _, e := range f.Entries {
+				m[string(e.Key)] = e.Bits
+			}
+			filters[tkey{si, fi}] = m
+		}
+	}
+	for _, fd := range d.Filters {
+		m := filters[tkey{fd.Segment, fd.Filter}]
+		for _, e := range fd.Delete {
+			if _, ok := m[string(e.Key)]; !ok {
+				t.Fatalf("filter delete of a missing address % x", e.Key)
+			}
+			delete(m, string(e.Key))
+		}
+		for _, e := range fd.Put {
+			m[string(e.Key)] = e.Bits
+		}
+	}
 	for si, s := range new.Segments {
+		for fi, f := range s.Filters {
+			m := filters[tkey{si, fi}]
+			if len(m) != len(f.Entries) {
+				t.Fatalf("segment %d filter %d: %d addresses after the delta, want %d", si, fi, len(m), len(f.Entries))
+			}
+			for _, e := range f.Entries {
+				if m[string(e.Key)] != e.Bits {
+					t.Fatalf("segment %d filter %d: address % x has bits %b after the delta, want %b", si, fi, e.Key, m[string(e.Key)], e.Bits)
+				}
+			}
+		}
 		for ti, tb := range s.Tables {
 			m := tables[tkey{si, ti}]
 			if len(m) != len(tb.Entries) {
@@ -198,6 +231,7 @@ func TestDiffRandomMutations(t *testing.T) {
 	g := rgen{rng: rand.New(rand.NewSource(5)), plain: true}
 	updates := 0
 	reasons := map[string]int{}
+	filterDeltas := 0
 	for iter := 0; iter < 150; iter++ {
 		rs, c := g.chain(20 + g.n(60))
 		old := build(t, c, Options{CounterHeadroom: 8, InlineMax: -1})
@@ -235,6 +269,9 @@ func TestDiffRandomMutations(t *testing.T) {
 			reasons[d.Reason]++
 		} else {
 			updates++
+			if len(d.Filters) > 0 {
+				filterDeltas++
+			}
 			applyDelta(t, old, p, d)
 		}
 		ids := map[uint32]bool{}
@@ -257,6 +294,9 @@ func TestDiffRandomMutations(t *testing.T) {
 				t.Fatalf("after the edit: plan %+v, ir %+v", got, want)
 			}
 		}
+	}
+	if filterDeltas == 0 {
+		t.Fatal("no edit changed a filter: filter deltas are not exercised")
 	}
 	if updates < 20 {
 		t.Fatalf("only %d of 150 edits were map updates; rebuilds: %v", updates, reasons)

@@ -19,18 +19,31 @@ type tableIndex struct {
 // evalIndex holds a plan's tables as Go maps, built on first Eval.
 type evalIndex struct {
 	once sync.Once
-	ix   [][]tableIndex
+	ix   []segIndex
 }
 
-func (p *Plan) indexes() [][]tableIndex {
+// segIndex is the Go form of one segment's tables and filters.
+type segIndex struct {
+	tables  []tableIndex
+	filters []map[string]uint32
+}
+
+func (p *Plan) indexes() []segIndex {
 	p.eval.once.Do(func() { p.eval.ix = buildIndexes(p) })
 	return p.eval.ix
 }
 
-func buildIndexes(p *Plan) [][]tableIndex {
-	out := make([][]tableIndex, len(p.Segments))
+func buildIndexes(p *Plan) []segIndex {
+	out := make([]segIndex, len(p.Segments))
 	for si, s := range p.Segments {
-		out[si] = make([]tableIndex, len(s.Tables))
+		for _, f := range s.Filters {
+			m := make(map[string]uint32, len(f.Entries))
+			for _, e := range f.Entries {
+				m[string(e.Key)] = e.Bits
+			}
+			out[si].filters = append(out[si].filters, m)
+		}
+		out[si].tables = make([]tableIndex, len(s.Tables))
 		for ti, t := range s.Tables {
 			ix := tableIndex{byLen: map[int]map[string]Value{}}
 			for _, e := range t.Entries {
@@ -43,7 +56,7 @@ func buildIndexes(p *Plan) [][]tableIndex {
 				m[string(e.Key)] = e.Value
 			}
 			sort.Sort(sort.Reverse(sort.IntSlice(ix.lens)))
-			out[si][ti] = ix
+			out[si].tables[ti] = ix
 		}
 	}
 	return out
@@ -133,7 +146,15 @@ func finish(c *ir.Chain, res *ir.Result, v ir.Verdict, chain string, idx int) ir
 
 // lookupSegment runs the segment's lookups and returns the hit with the
 // smallest priority.
-func lookupSegment(s *Segment, ix []tableIndex, pkt *ir.Packet, pp *ir.Parsed, cost *Cost) (Value, bool) {
+func lookupSegment(s *Segment, six segIndex, pkt *ir.Packet, pp *ir.Parsed, cost *Cost) (Value, bool) {
+	ix := six.tables
+	fbits := make([]uint32, len(s.Filters)) // 0 when the field is absent
+	for fi := range s.Filters {
+		if v, ok := ir.FieldValue(s.Filters[fi].Field, pkt, pp); ok {
+			cost.MapLookups++
+			fbits[fi] = six.filters[fi][string(v)]
+		}
+	}
 	classes := make([]int, len(s.Classes)) // class id, -1 when the field is absent
 	for ci := range s.Classes {
 		v, ok := ir.FieldValue(s.Classes[ci].Field, pkt, pp)
@@ -147,6 +168,10 @@ func lookupSegment(s *Segment, ix []tableIndex, pkt *ir.Packet, pp *ir.Parsed, c
 	hit := false
 	for ti := range s.Tables {
 		t := &s.Tables[ti]
+		if t.Filter >= 0 && fbits[t.Filter]&(1<<t.FilterBit) == 0 {
+			cost.Skipped++ // no entry has the packet's address
+			continue
+		}
 		key, ok := packetKey(t, classes, pkt, pp)
 		if !ok {
 			cost.Skipped++

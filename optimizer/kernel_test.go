@@ -15,6 +15,7 @@ import (
 
 // kernelSegment holds real BPF maps filled from one lookup segment.
 type kernelSegment struct {
+	filters []*ebpf.Map
 	classes []*ebpf.Map
 	tables  []*ebpf.Map // nil for TableAlways
 }
@@ -41,6 +42,20 @@ func loadSegment(t *testing.T, s *Segment) *kernelSegment {
 			t.Fatalf("class array update: %v", err)
 		}
 		ks.classes = append(ks.classes, m)
+	}
+	for fi := range s.Filters {
+		f := &s.Filters[fi]
+		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: uint32(f.Field.Width()), ValueSize: 4, MaxEntries: uint32(f.Capacity)})
+		if err != nil {
+			t.Fatalf("filter: %v", err)
+		}
+		t.Cleanup(func() { m.Close() })
+		for _, e := range f.Entries {
+			if err := m.Put(e.Key, e.Bits); err != nil {
+				t.Fatalf("filter put: %v", err)
+			}
+		}
+		ks.filters = append(ks.filters, m)
 	}
 	for ti := range s.Tables {
 		tb := &s.Tables[ti]
@@ -80,10 +95,22 @@ func (ks *kernelSegment) lookup(t *testing.T, s *Segment, pkt *ir.Packet, pp *ir
 			classes[ci] = int(binary.NativeEndian.Uint16(c[:]))
 		}
 	}
+	fbits := make([]uint32, len(s.Filters))
+	for fi := range s.Filters {
+		if v, ok := ir.FieldValue(s.Filters[fi].Field, pkt, pp); ok {
+			err := ks.filters[fi].Lookup(v, &fbits[fi])
+			if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				t.Fatalf("filter lookup: %v", err)
+			}
+		}
+	}
 	var best Value
 	hit := false
 	for ti := range s.Tables {
 		tb := &s.Tables[ti]
+		if tb.Filter >= 0 && fbits[tb.Filter]&(1<<tb.FilterBit) == 0 {
+			continue
+		}
 		var v Value
 		if tb.Kind == TableAlways {
 			if len(tb.Entries) == 0 {

@@ -84,7 +84,34 @@ type Segment struct {
 	Classes []ClassMap
 	// Tables are the lookup tables, sorted by shape.
 	Tables []Table
+	// Filters are address prefilters over several tables (see Filter).
+	Filters []Filter
 }
+
+// Filter is a prefilter on an address field shared by several map tables
+// of a segment: a hash map from the address to a bitmap of the tables that
+// have an entry with that address (bit i: Tables[i]). The backend looks it
+// up first and skips the tables whose bit is clear, so a packet whose
+// address is in no rule costs one lookup instead of one per table.
+type Filter struct {
+	Field ir.Field
+	// Tables are indices in Segment.Tables; each table has a full-width
+	// exact part on Field (Table.Filter points back here).
+	Tables []int
+	// Entries map the address (Field.Width() bytes) to the bitmap, sorted
+	// by key.
+	Entries  []FilterEntry
+	Capacity int
+}
+
+// FilterEntry is one address of a filter and its table bitmap.
+type FilterEntry struct {
+	Key  []byte
+	Bits uint32
+}
+
+// MaxFilterTables bounds the tables of one filter (the bitmap is a u32).
+const MaxFilterTables = 32
 
 // TableKind is the map type of a lookup table.
 type TableKind uint8
@@ -128,6 +155,10 @@ type Table struct {
 	// Inline asks the backend to compile the entries as compares rather
 	// than a map (small tables; their entries are then code).
 	Inline bool
+	// Filter is the index of the segment's filter that guards this table
+	// (-1: none); FilterBit its bit in the filter's bitmaps.
+	Filter    int
+	FilterBit int
 	// Shape identifies the table's shape (an opaque binary string of the
 	// components' kinds, fields and masks, stable across builds).
 	Shape string

@@ -81,6 +81,7 @@ func TestPlanEvalMatchesIREvalClassifiable(t *testing.T) {
 			seen.ClassMaps += p.Stats.ClassMaps
 			seen.AlwaysTables += p.Stats.AlwaysTables
 			seen.InlineTables += p.Stats.InlineTables
+			seen.Filters += p.Stats.Filters
 			for _, pk := range pkts {
 				want := ir.Eval(rs, c, pk)
 				if got := p.EvalRuleset(rs, pk); !reflect.DeepEqual(got, want) {
@@ -90,7 +91,7 @@ func TestPlanEvalMatchesIREvalClassifiable(t *testing.T) {
 			}
 		}
 	}
-	if seen.HashTables == 0 || seen.LPMTables == 0 || seen.ClassMaps == 0 || seen.AlwaysTables == 0 || seen.InlineTables == 0 {
+	if seen.HashTables == 0 || seen.LPMTables == 0 || seen.ClassMaps == 0 || seen.AlwaysTables == 0 || seen.InlineTables == 0 || seen.Filters == 0 {
 		t.Fatalf("not every table kind was exercised: %+v", seen)
 	}
 	t.Logf("exercised: %+v", seen)

@@ -19,8 +19,9 @@ type Stats struct {
 	// InlineTables are compiled as compares; AlwaysTables are constants.
 	InlineTables int
 	AlwaysTables int
-	// ClassMaps counts range-class arrays.
+	// ClassMaps counts range-class arrays; Filters address prefilters.
 	ClassMaps int
+	Filters   int
 	// Entries counts map entries over every table.
 	Entries int
 	// MaxLookups is the worst-case number of map lookups per packet
@@ -42,7 +43,8 @@ func computeStats(p *Plan) Stats {
 		st.LookupSegments++
 		st.ClassifiedRules += s.End - s.First
 		st.ClassMaps += len(s.Classes)
-		st.MaxLookups += len(s.Classes)
+		st.MaxLookups += len(s.Classes) + len(s.Filters)
+		st.Filters += len(s.Filters)
 		for _, t := range s.Tables {
 			st.Entries += len(t.Entries)
 			switch {
@@ -71,6 +73,9 @@ func (p *Plan) Strategy() string {
 		for _, c := range s.Classes {
 			fmt.Fprintf(&b, " class(%s)×%d", c.Field, len(c.Starts))
 		}
+		for _, f := range s.Filters {
+			fmt.Fprintf(&b, " filter(%s→%v)×%d", f.Field, f.Tables, len(f.Entries))
+		}
 		for _, t := range s.Tables {
 			kind := t.Kind.String()
 			if t.Inline {
@@ -85,9 +90,9 @@ func (p *Plan) Strategy() string {
 
 // String prints the stats on one line.
 func (s Stats) String() string {
-	return fmt.Sprintf("%d rules (%d classified, %d linear), %d lookup + %d linear segments, %d hash + %d lpm tables, %d inline, %d always, %d class maps, %d entries, ≤%d lookups/packet",
+	return fmt.Sprintf("%d rules (%d classified, %d linear), %d lookup + %d linear segments, %d hash + %d lpm tables, %d inline, %d always, %d class maps, %d filters, %d entries, ≤%d lookups/packet",
 		s.Rules, s.ClassifiedRules, s.LinearRules, s.LookupSegments, s.LinearSegments, s.HashTables, s.LPMTables,
-		s.InlineTables, s.AlwaysTables, s.ClassMaps, s.Entries, s.MaxLookups)
+		s.InlineTables, s.AlwaysTables, s.ClassMaps, s.Filters, s.Entries, s.MaxLookups)
 }
 
 // layoutString prints a key layout: "field&mask", "field@class",

@@ -74,6 +74,7 @@ func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, p
 		t.Inline = t.Kind != TableAlways && opts.inlineMax() > 0 && len(t.Entries) <= opts.inlineMax()
 		s.Tables = append(s.Tables, t)
 	}
+	buildFilters(s, prev)
 }
 
 // constMinEntries is the smallest table whose constant parts are marked:
