@@ -83,10 +83,10 @@ func (g *gen) emitProgram(p *plan) error {
 	}
 	b.label("policy")
 	b.comment("policy: %s", g.chain.Policy)
-	g.emitCount(int(CounterIndexPolicy(len(g.chain.Rules))))
-	if err := g.emitVerdict(g.chain.Policy); err != nil {
+	if err := g.emitVerdict(g.chain.Policy, int(CounterIndexPolicy(len(g.chain.Rules)))); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	g.emitFinish()
 	return nil
 }
 
@@ -106,7 +106,10 @@ func (g *gen) emitRule(rp *rulePlan) error {
 			return fmt.Errorf("rule %d: %w", i, err)
 		}
 	}
-	g.emitCount(int(CounterIndexRule(i)))
+	if r.Verdict.Kind == ir.Continue {
+		// Terminal verdicts count in the exit block.
+		g.emitCount(int(CounterIndexRule(i)))
+	}
 	if r.Log != nil {
 		if err := checkLog(r.Log); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)
@@ -122,7 +125,7 @@ func (g *gen) emitRule(rp *rulePlan) error {
 		g.emitSetMark(*r.Mark)
 	}
 	if r.Verdict.Kind != ir.Continue {
-		if err := g.emitVerdict(r.Verdict); err != nil {
+		if err := g.emitVerdict(r.Verdict, int(CounterIndexRule(i))); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)
 		}
 	}

@@ -21,10 +21,16 @@ func countersMapSpec(nrules int) *ebpf.MapSpec {
 // emitCount adds the packet to counter slot: packets += 1, bytes += the
 // packet length. The array lookup is inlined by the kernel.
 func (g *gen) emitCount(slot int) {
+	g.b.emit(asm.StoreImm(asm.R10, stackScratch, int64(slot), asm.Word))
+	g.emitCountStored()
+}
+
+// emitCountStored counts the packet in the slot whose index is at
+// stackScratch.
+func (g *gen) emitCountStored() {
 	b := g.b
 	skip := b.fresh("count_done")
 	b.emit(
-		asm.StoreImm(asm.R10, stackScratch, int64(slot), asm.Word),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(CountersMap),
 		asm.Mov.Reg(asm.R2, asm.R10),
 		asm.Add.Imm(asm.R2, stackScratch),

@@ -197,28 +197,70 @@ func (g *gen) emitSetMark(v uint32) {
 	)
 }
 
-// emitVerdict returns the verdict v from the program.
-func (g *gen) emitVerdict(v ir.Verdict) error {
+// Pseudo return codes that tell the exit block to redirect.
+const (
+	codeRedirectOut = 100
+	codeRedirectIn  = 101
+)
+
+// lblFinish is the shared exit block.
+const lblFinish = "finish"
+
+// emitVerdict ends the program with verdict v, counted in counter slot
+// slot: it stores the slot and the return code and jumps to the shared
+// exit block (emitFinish). One shared counter update keeps the verifier's
+// work linear in the number of rules: a map lookup call per rule makes
+// verification time grow quadratically.
+func (g *gen) emitVerdict(v ir.Verdict, slot int) error {
 	b := g.b
+	var code int32
 	if v.Kind == ir.Redirect {
-		var flags int32
+		code = codeRedirectOut
 		if v.Dir == ir.DirIn {
-			flags = bpfFIngress
+			code = codeRedirectIn
 		}
+		b.emit(asm.StoreImm(asm.R10, stackRedirect, int64(v.Ifindex), asm.Word))
+	} else {
+		var err error
+		if code, err = g.verdictCode(v.Kind); err != nil {
+			return err
+		}
+	}
+	b.emit(
+		asm.StoreImm(asm.R10, stackScratch, int64(slot), asm.Word),
+		asm.Mov.Imm(regL3, code),
+		// gotol: the exit block may be more than 32767 instructions away.
+		asm.LongJump(lblFinish),
+	)
+	return nil
+}
+
+// emitFinish emits the exit block: count the packet in the slot stored at
+// stackScratch, then return the code in regL3 (or redirect).
+func (g *gen) emitFinish() {
+	b := g.b
+	b.label(lblFinish)
+	b.comment("exit: count and return")
+	g.emitCountStored()
+	if g.fl == ir.FlavourXDP || g.fl == ir.FlavourTC {
+		in := b.fresh("redirect_in")
 		b.emit(
-			asm.Mov.Imm32(asm.R1, int32(v.Ifindex)),
-			asm.Mov.Imm(asm.R2, flags),
+			asm.JEq.Imm(regL3, codeRedirectIn, in),
+			asm.JNE.Imm(regL3, codeRedirectOut, "return"),
+			asm.Mov.Imm(asm.R2, 0),
+			asm.Ja.Label("redirect"),
+		)
+		b.label(in)
+		b.emit(asm.Mov.Imm(asm.R2, bpfFIngress))
+		b.label("redirect")
+		b.emit(
+			asm.LoadMem(asm.R1, asm.R10, stackRedirect, asm.Word),
 			asm.FnRedirect.Call(),
 			asm.Return(),
 		)
-		return nil
 	}
-	code, err := g.verdictCode(v.Kind)
-	if err != nil {
-		return err
-	}
-	b.emit(asm.Mov.Imm(asm.R0, code), asm.Return())
-	return nil
+	b.label("return")
+	b.emit(asm.Mov.Reg(asm.R0, regL3), asm.Return())
 }
 
 func (g *gen) verdictCode(k ir.VerdictKind) (int32, error) {

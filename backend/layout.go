@@ -25,16 +25,17 @@ const (
 // natural-size loads of header fields are aligned, as the verifier requires
 // for stack accesses.
 const (
-	stackDynptr  = -16  // struct bpf_dynptr (netfilter)
-	stackEth     = -32  // Ethernet header, 14 bytes used
-	stackL3      = -72  // IPv4 (20 bytes) or IPv6 (40 bytes) header
-	stackL4      = -96  // transport header, up to 20 bytes
-	stackExt     = -104 // current IPv6 extension header, 8 bytes
-	stackScratch = -112 // counter key, temporaries
-	stackOff     = -120 // offset of the next header during parsing
-	stackTime    = -128 // log timestamp
-	stackRing    = -136 // reserved log record pointer
-	stackKey     = -136 // set keys grow down from here (see keyOffset)
+	stackDynptr   = -16  // struct bpf_dynptr (netfilter)
+	stackEth      = -32  // Ethernet header, 14 bytes used
+	stackL3       = -72  // IPv4 (20 bytes) or IPv6 (40 bytes) header
+	stackL4       = -96  // transport header, up to 20 bytes
+	stackExt      = -104 // current IPv6 extension header, 8 bytes
+	stackScratch  = -112 // counter key, temporaries
+	stackRedirect = -108 // REDIRECT interface for the exit block
+	stackOff      = -120 // offset of the next header during parsing
+	stackTime     = -128 // log timestamp
+	stackRing     = -136 // reserved log record pointer
+	stackKey      = -136 // set keys grow down from here (see keyOffset)
 	// maxKeyWidth bounds set keys so that they fit on the stack.
 	maxKeyWidth = 256
 )
