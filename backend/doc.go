@@ -16,7 +16,23 @@
 //     "transport header present") and counts parse errors;
 //  3. each rule checks its hoisted protocol guards once, then compiles each
 //     match into loads from the stack buffers and compares that jump to the
-//     rule's "next" label, then runs its actions and verdict.
+//     rule's "next" label, then runs its actions and verdict;
+//  4. terminal verdicts and the policy store their counter slot and return
+//     code and jump (gotol) to one shared exit block that updates
+//     bf_counters and returns (or calls bpf_redirect). A counter update
+//     inlined in every rule makes verification time quadratic in the
+//     number of rules; CONTINUE rules still count inline.
+//
+// Maps: bf_counters (per-CPU array of Counter; slot i is rule i, then the
+// policy and parse-error slots, see CounterIndexPolicy), bf_log (ring
+// buffer of LogRecordSize records, see DecodeLogRecord), bf_log_rate (only
+// when a rule logs with "every": per-rule time of the last record) and
+// bf_set_<i> per chain set (hash map keyed by the concatenated key bytes,
+// or LPM trie keyed by {prefix length, address}; see SetKey and
+// Program.SetMaps).
+//
+// makePlan (plan.go) is the stage between the IR and code generation; an
+// optimiser pass that turns runs of rules into lookups plugs in there.
 //
 // The packet semantics are those of package ir (ir.Parse, ir.Eval); the
 // kernel tests of this package run every program with BPF_PROG_TEST_RUN and
