@@ -346,3 +346,29 @@ func TestDiffLastRuleOfAShapeKeepsAnEmptyTable(t *testing.T) {
 		t.Fatalf("fresh build: %s", fresh.Strategy())
 	}
 }
+
+func TestDiffKeepsConstPartsWhileTheyHold(t *testing.T) {
+	c := &ir.Chain{Name: "c", Hook: ir.HookTCIngress, Policy: ir.Verdict{Kind: ir.Accept}}
+	for i := 0; i < 10; i++ {
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{
+			{Field: ir.MetaIface, Value: be32(2)}, {Field: ir.IP4Saddr, Value: []byte{10, 0, 0, byte(i)}},
+		}, Verdict: ir.Verdict{Kind: ir.Drop}})
+	}
+	old := build(t, c, Options{InlineMax: -1})
+	if old.Segments[0].Tables[0].Key[0].Const == nil {
+		t.Fatalf("want the interface part constant: %+v", old.Segments[0].Tables[0].Key)
+	}
+	nc := c.Clone()
+	nc.Rules = nc.Rules[:3] // below constMinEntries, the constant still holds
+	p := build(t, nc, Options{Previous: old})
+	if d, err := Diff(old, p); err != nil || d.Rebuild || len(d.Tables[0].Delete) != 7 {
+		t.Fatalf("want 7 deletes, got %+v, %v", d, err)
+	}
+	nc.Rules = append(nc.Rules, &ir.Rule{Matches: []ir.Match{
+		{Field: ir.MetaIface, Value: be32(3)}, {Field: ir.IP4Saddr, Value: []byte{10, 0, 0, 99}},
+	}, Verdict: ir.Verdict{Kind: ir.Drop}})
+	p = build(t, nc, Options{Previous: old})
+	if d, err := Diff(old, p); err != nil || !d.Rebuild {
+		t.Fatalf("another interface breaks the constant: want a rebuild, got %+v, %v", d, err)
+	}
+}

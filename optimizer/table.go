@@ -83,28 +83,40 @@ func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, p
 const constMinEntries = 8
 
 // setConsts marks the key parts whose bytes are the same in every entry.
-// With a previous table of the same layout, a part that was not constant
-// stays so, to keep the program unchanged.
+// With a previous table of the same layout the previous choice is kept
+// whenever it still holds, so the program stays unchanged: a part that was
+// not constant stays so, and a constant part stays while every entry still
+// has its value.
 func setConsts(t *Table, pt *Table) {
-	if t.Kind == TableAlways || len(t.Entries) < constMinEntries {
+	if t.Kind == TableAlways {
 		return
 	}
 	samePrev := pt != nil && pt.Kind == t.Kind && len(pt.Key) == len(t.Key)
 	for i := range t.Key {
 		kp := &t.Key[i]
-		if kp.Prefix || (samePrev && pt.Key[i].Const == nil) {
+		if kp.Prefix {
 			continue
 		}
-		v := t.Entries[0].Key[kp.Offset : kp.Offset+kp.Width]
+		var want []byte // the value every entry must have
+		switch {
+		case samePrev && pt.Key[i].Const == nil:
+			continue
+		case samePrev:
+			want = pt.Key[i].Const
+		case len(t.Entries) < constMinEntries:
+			continue
+		default:
+			want = t.Entries[0].Key[kp.Offset : kp.Offset+kp.Width]
+		}
 		same := true
-		for _, e := range t.Entries[1:] {
-			if !bytes.Equal(e.Key[kp.Offset:kp.Offset+kp.Width], v) {
+		for _, e := range t.Entries {
+			if !bytes.Equal(e.Key[kp.Offset:kp.Offset+kp.Width], want) {
 				same = false
 				break
 			}
 		}
 		if same {
-			kp.Const = append([]byte(nil), v...)
+			kp.Const = append([]byte(nil), want...)
 		}
 	}
 }
