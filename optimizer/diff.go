@@ -195,7 +195,7 @@ func structureChange(old, new *Plan) string {
 			case ot.Shape != nt.Shape || ot.Kind != nt.Kind || !sameLayout(ot.Key, nt.Key):
 				return fmt.Sprintf("segment %d table %d changed shape", si, ti)
 			case ot.Capacity != nt.Capacity:
-				return fmt.Sprintf("segment %d table %d outgrew its capacity %d", si, ti, ot.Capacity)
+				return fmt.Sprintf("segment %d table %d capacity changed (%d → %d)", si, ti, ot.Capacity, nt.Capacity)
 			case ot.Inline != nt.Inline:
 				return fmt.Sprintf("segment %d table %d changed between inline and map", si, ti)
 			case nt.Inline && !sameEntries(ot.Entries, nt.Entries):
@@ -338,7 +338,7 @@ func filterStructureChange(os, ns *Segment) string {
 			return fmt.Sprintf("filter %d changed", fi)
 		}
 		if of.Capacity != nf.Capacity {
-			return fmt.Sprintf("filter %d outgrew its capacity %d", fi, of.Capacity)
+			return fmt.Sprintf("filter %d capacity changed (%d → %d)", fi, of.Capacity, nf.Capacity)
 		}
 	}
 	for ti := range ns.Tables {

@@ -63,6 +63,7 @@ func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, p
 			continue
 		}
 		t := buildTable(srs, infos, s.Classes, sh, rules, pt != nil && pt.Kind == TableLPM)
+		setConsts(&t, pt)
 		t.Capacity = capacity(len(t.Entries))
 		if t.Kind == TableAlways {
 			t.Capacity = 1
@@ -70,7 +71,6 @@ func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, p
 		if pt != nil && pt.Kind == t.Kind && sameLayout(pt.Key, t.Key) && len(t.Entries) <= pt.Capacity {
 			t.Capacity = pt.Capacity
 		}
-		setConsts(&t, pt)
 		t.Inline = t.Kind != TableAlways && opts.inlineMax() > 0 && len(t.Entries) <= opts.inlineMax()
 		s.Tables = append(s.Tables, t)
 	}
