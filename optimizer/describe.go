@@ -24,13 +24,17 @@ func (p *Plan) Describe(w io.Writer, maxEntries int) error {
 			ew.printf("  class map %d: %s, %d classes, starts %v\n", ci, c.Field, len(c.Starts), c.Starts)
 		}
 		for fi, f := range s.Filters {
-			ew.printf("  filter %d: %s over tables %v, %d addresses, capacity %d\n", fi, f.Field, f.Tables, len(f.Entries), f.Capacity)
+			kind := "hash"
+			if f.LPM {
+				kind = "lpm"
+			}
+			ew.printf("  filter %d: %s %s over tables %v, %d entries, capacity %d\n", fi, kind, f.Field, f.Tables, len(f.Entries), f.Capacity)
 			for ei, e := range f.Entries {
 				if maxEntries >= 0 && ei >= maxEntries {
 					ew.printf("    ... %d more\n", len(f.Entries)-ei)
 					break
 				}
-				ew.printf("    %x -> %032b\n", e.Key, e.Bits)
+				ew.printf("    %x/%d -> %032b\n", e.Key, e.PrefixLen, e.Bits)
 			}
 		}
 		for ti, t := range s.Tables {

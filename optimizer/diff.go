@@ -45,8 +45,8 @@ type TableDelta struct {
 // FilterDelta is the entry changes of filter Filter of segment Segment.
 type FilterDelta struct {
 	Segment, Filter int
-	// Put are addresses to add or whose bitmap changed; Delete addresses
-	// to remove (only Key matters).
+	// Put are entries to add or whose bitmap changed; Delete entries to
+	// remove (only Key and PrefixLen matter).
 	Put    []FilterEntry
 	Delete []FilterEntry
 }
@@ -334,7 +334,7 @@ func filterStructureChange(os, ns *Segment) string {
 	}
 	for fi := range ns.Filters {
 		of, nf := &os.Filters[fi], &ns.Filters[fi]
-		if of.Field != nf.Field || !slices.Equal(of.Tables, nf.Tables) {
+		if of.Field != nf.Field || of.LPM != nf.LPM || !slices.Equal(of.Tables, nf.Tables) {
 			return fmt.Sprintf("filter %d changed", fi)
 		}
 		if of.Capacity != nf.Capacity {
@@ -361,6 +361,9 @@ func diffFilter(a, b []FilterEntry) (put, del []FilterEntry) {
 			c = -1
 		default:
 			c = bytes.Compare(a[i].Key, b[j].Key)
+			if c == 0 {
+				c = a[i].PrefixLen - b[j].PrefixLen
+			}
 		}
 		switch {
 		case c < 0:

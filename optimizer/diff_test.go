@@ -44,7 +44,7 @@ func applyDelta(t *testing.T, old, new *Plan, d Delta) {
 		for fi, f := range s.Filters {
 			m := map[string]uint32{}
 			for _, e := range f.Entries {
-				m[string(e.Key)] = e.Bits
+				m[entryID(e.Key, e.PrefixLen)] = e.Bits
 			}
 			filters[tkey{si, fi}] = m
 		}
@@ -52,24 +52,24 @@ func applyDelta(t *testing.T, old, new *Plan, d Delta) {
 	for _, fd := range d.Filters {
 		m := filters[tkey{fd.Segment, fd.Filter}]
 		for _, e := range fd.Delete {
-			if _, ok := m[string(e.Key)]; !ok {
-				t.Fatalf("filter delete of a missing address % x", e.Key)
+			if _, ok := m[entryID(e.Key, e.PrefixLen)]; !ok {
+				t.Fatalf("filter delete of a missing entry % x/%d", e.Key, e.PrefixLen)
 			}
-			delete(m, string(e.Key))
+			delete(m, entryID(e.Key, e.PrefixLen))
 		}
 		for _, e := range fd.Put {
-			m[string(e.Key)] = e.Bits
+			m[entryID(e.Key, e.PrefixLen)] = e.Bits
 		}
 	}
 	for si, s := range new.Segments {
 		for fi, f := range s.Filters {
 			m := filters[tkey{si, fi}]
 			if len(m) != len(f.Entries) {
-				t.Fatalf("segment %d filter %d: %d addresses after the delta, want %d", si, fi, len(m), len(f.Entries))
+				t.Fatalf("segment %d filter %d: %d entries after the delta, want %d", si, fi, len(m), len(f.Entries))
 			}
 			for _, e := range f.Entries {
-				if m[string(e.Key)] != e.Bits {
-					t.Fatalf("segment %d filter %d: address % x has bits %b after the delta, want %b", si, fi, e.Key, m[string(e.Key)], e.Bits)
+				if got := m[entryID(e.Key, e.PrefixLen)]; got != e.Bits {
+					t.Fatalf("segment %d filter %d: entry % x/%d has bits %b after the delta, want %b", si, fi, e.Key, e.PrefixLen, got, e.Bits)
 				}
 			}
 		}

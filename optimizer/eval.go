@@ -25,7 +25,27 @@ type evalIndex struct {
 // segIndex is the Go form of one segment's tables and filters.
 type segIndex struct {
 	tables  []tableIndex
-	filters []map[string]uint32
+	filters []filterIndex
+}
+
+// filterIndex is a filter as Go maps by prefix length, longest first.
+type filterIndex struct {
+	byLen map[int]map[string]uint32
+	lens  []int
+}
+
+// lookup returns the bitmap of the longest entry containing addr.
+func (fx *filterIndex) lookup(addr []byte) uint32 {
+	for _, l := range fx.lens {
+		k := addr
+		if l < 8*len(addr) {
+			k = and(addr, ir.PrefixMask(l, len(addr)))
+		}
+		if b, ok := fx.byLen[l][string(k)]; ok {
+			return b
+		}
+	}
+	return 0
 }
 
 func (p *Plan) indexes() []segIndex {
@@ -37,11 +57,16 @@ func buildIndexes(p *Plan) []segIndex {
 	out := make([]segIndex, len(p.Segments))
 	for si, s := range p.Segments {
 		for _, f := range s.Filters {
-			m := make(map[string]uint32, len(f.Entries))
+			fx := filterIndex{byLen: map[int]map[string]uint32{}}
 			for _, e := range f.Entries {
-				m[string(e.Key)] = e.Bits
+				if fx.byLen[e.PrefixLen] == nil {
+					fx.byLen[e.PrefixLen] = map[string]uint32{}
+					fx.lens = append(fx.lens, e.PrefixLen)
+				}
+				fx.byLen[e.PrefixLen][string(e.Key)] = e.Bits
 			}
-			out[si].filters = append(out[si].filters, m)
+			sort.Sort(sort.Reverse(sort.IntSlice(fx.lens)))
+			out[si].filters = append(out[si].filters, fx)
 		}
 		out[si].tables = make([]tableIndex, len(s.Tables))
 		for ti, t := range s.Tables {
@@ -152,7 +177,7 @@ func lookupSegment(s *Segment, six segIndex, pkt *ir.Packet, pp *ir.Parsed, cost
 	for fi := range s.Filters {
 		if v, ok := ir.FieldValue(s.Filters[fi].Field, pkt, pp); ok {
 			cost.MapLookups++
-			fbits[fi] = six.filters[fi][string(v)]
+			fbits[fi] = six.filters[fi].lookup(v)
 		}
 	}
 	classes := make([]int, len(s.Classes)) // class id, -1 when the field is absent

@@ -45,13 +45,17 @@ func loadSegment(t *testing.T, s *Segment) *kernelSegment {
 	}
 	for fi := range s.Filters {
 		f := &s.Filters[fi]
-		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: uint32(f.Field.Width()), ValueSize: 4, MaxEntries: uint32(f.Capacity)})
+		spec := &ebpf.MapSpec{Type: ebpf.Hash, KeySize: uint32(f.MapKeySize()), ValueSize: 4, MaxEntries: uint32(f.Capacity)}
+		if f.LPM {
+			spec.Type, spec.Flags = ebpf.LPMTrie, 1 // BPF_F_NO_PREALLOC
+		}
+		m, err := ebpf.NewMap(spec)
 		if err != nil {
 			t.Fatalf("filter: %v", err)
 		}
 		t.Cleanup(func() { m.Close() })
 		for _, e := range f.Entries {
-			if err := m.Put(e.Key, e.Bits); err != nil {
+			if err := m.Put(f.MapKey(e.Key, e.PrefixLen), e.Bits); err != nil {
 				t.Fatalf("filter put: %v", err)
 			}
 		}
@@ -98,7 +102,7 @@ func (ks *kernelSegment) lookup(t *testing.T, s *Segment, pkt *ir.Packet, pp *ir
 	fbits := make([]uint32, len(s.Filters))
 	for fi := range s.Filters {
 		if v, ok := ir.FieldValue(s.Filters[fi].Field, pkt, pp); ok {
-			err := ks.filters[fi].Lookup(v, &fbits[fi])
+			err := ks.filters[fi].Lookup(s.Filters[fi].MapKey(v, 8*len(v)), &fbits[fi])
 			if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 				t.Fatalf("filter lookup: %v", err)
 			}

@@ -89,12 +89,15 @@ type Segment struct {
 }
 
 // Filter is a prefilter on an address field shared by several map tables
-// of a segment: a hash map from the address to a bitmap of the tables that
-// have an entry with that address (bit i: Tables[i]). The backend looks it
-// up first and skips the tables whose bit is clear, so a packet whose
-// address is in no rule costs one lookup instead of one per table.
+// of a segment: a map from the address (or prefix) to a bitmap of the
+// tables that have an entry containing it (bit i: Tables[i]). The backend
+// looks it up first and skips the tables whose bit is clear, so a packet
+// whose address is in no rule costs one lookup instead of one per table.
+// It is a hash map when every entry is a full address, else an LPM trie
+// (BPF_F_NO_PREALLOC) whose entries carry their ancestors' bits.
 type Filter struct {
 	Field ir.Field
+	LPM   bool
 	// Tables are indices in Segment.Tables; each table has a full-width
 	// exact part on Field (Table.Filter points back here).
 	Tables []int
@@ -104,10 +107,11 @@ type Filter struct {
 	Capacity int
 }
 
-// FilterEntry is one address of a filter and its table bitmap.
+// FilterEntry is one address or prefix of a filter and its table bitmap.
 type FilterEntry struct {
-	Key  []byte
-	Bits uint32
+	Key       []byte
+	PrefixLen int
+	Bits      uint32
 }
 
 // MaxFilterTables bounds the tables of one filter (the bitmap is a u32).

@@ -65,6 +65,7 @@ func TestPlanEvalMatchesIREvalClassifiable(t *testing.T) {
 	deadline := time.Now().Add(4 * time.Second)
 	g := rgen{rng: rand.New(rand.NewSource(2)), plain: true}
 	var seen Stats
+	lpmFilters := 0
 	for iter := 0; iter < 300 && time.Now().Before(deadline); iter++ {
 		rs, c := g.chain(1 + g.n(80))
 		pkts := make([]*ir.Packet, 150)
@@ -82,6 +83,13 @@ func TestPlanEvalMatchesIREvalClassifiable(t *testing.T) {
 			seen.AlwaysTables += p.Stats.AlwaysTables
 			seen.InlineTables += p.Stats.InlineTables
 			seen.Filters += p.Stats.Filters
+			for _, sg := range p.Segments {
+				for _, f := range sg.Filters {
+					if f.LPM {
+						lpmFilters++
+					}
+				}
+			}
 			for _, pk := range pkts {
 				want := ir.Eval(rs, c, pk)
 				if got := p.EvalRuleset(rs, pk); !reflect.DeepEqual(got, want) {
@@ -91,10 +99,10 @@ func TestPlanEvalMatchesIREvalClassifiable(t *testing.T) {
 			}
 		}
 	}
-	if seen.HashTables == 0 || seen.LPMTables == 0 || seen.ClassMaps == 0 || seen.AlwaysTables == 0 || seen.InlineTables == 0 || seen.Filters == 0 {
+	if seen.HashTables == 0 || seen.LPMTables == 0 || seen.ClassMaps == 0 || seen.AlwaysTables == 0 || seen.InlineTables == 0 || seen.Filters == 0 || lpmFilters == 0 {
 		t.Fatalf("not every table kind was exercised: %+v", seen)
 	}
-	t.Logf("exercised: %+v", seen)
+	t.Logf("exercised: %v; %d LPM filters", seen, lpmFilters)
 }
 
 func dumpChain(c *ir.Chain) string {
