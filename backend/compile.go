@@ -7,6 +7,7 @@ import (
 	"github.com/bpfilter-go/bpfilter/ir"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 )
 
 // gen is the state of one compilation.
@@ -52,6 +53,7 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
+	insns[0] = btf.WithFuncMetadata(insns[0], btfMain)
 	spec, setMaps, err := collection(c, opts, progType, attach, insns)
 	if err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -87,6 +89,7 @@ func (g *gen) emitProgram(p *plan) error {
 		return fmt.Errorf("policy: %w", err)
 	}
 	g.emitFinish()
+	g.emitCountFunc()
 	return nil
 }
 
