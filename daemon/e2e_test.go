@@ -379,3 +379,38 @@ func mkdirPublic(t *testing.T) string {
 	}
 	return d
 }
+
+// TestE2ELogs streams the log records of a chain while traffic matches a
+// logging rule.
+func TestE2ELogs(t *testing.T) {
+	e := newE2E(t, "-t", "--no-iptables")
+	a, b := testenv.NewNetns(t), testenv.NewNetns(t)
+	v := testenv.NewVethPair(t, a, b, "198.18.23.1/24", "198.18.23.2/24")
+	e.start()
+	e.mustBfcli(a, "chain", "set", "-s", fmt.Sprintf("chain l BF_HOOK_XDP{iface=%s} ACCEPT rule ip4.proto icmp log internet,transport counter ACCEPT", v.NameA))
+	c, err := client.Dial(e.run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := make(chan proto.LogEntry, 16)
+	go c.Stream(&proto.Request{Front: "cli", Cmd: proto.CmdChainLogs, Name: "l"}, func(r *proto.Response) error {
+		got <- *r.Log
+		return nil
+	})
+	deadline := time.After(20 * time.Second)
+	for {
+		pings(t, b, v.AddrA.Addr(), 1)
+		select {
+		case le := <-got:
+			if le.Text == "" || len(le.Data) == 0 || !strings.Contains(strings.ToLower(le.Text), "icmp") {
+				t.Fatalf("log record: %+v", le)
+			}
+			t.Logf("log record: %s", le.Text)
+			return
+		case <-deadline:
+			t.Fatal("no log record within 20s")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

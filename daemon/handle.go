@@ -18,8 +18,10 @@ func (s *Server) gate(req *proto.Request) error {
 func (s *Server) handle(req *proto.Request, pid int) *proto.Response {
 	resp, err := s.dispatch(req, pid)
 	if err != nil {
+		s.log.Debug("request failed", "pid", pid, "front", req.Front, "cmd", req.Cmd, "name", req.Name, "err", err)
 		return failure(req.ID, err)
 	}
+	s.log.Debug("request done", "pid", pid, "front", req.Front, "cmd", req.Cmd, "name", req.Name, "dry_run", req.DryRun)
 	resp.ID, resp.OK = req.ID, true
 	return resp
 }
