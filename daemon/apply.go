@@ -208,6 +208,10 @@ func (s *State) commit(p *plan) error {
 // closeEntry detaches, unloads and unpins an entry's program. The pin
 // directory is kept when a successor took it over.
 func (s *State) closeEntry(e *entry) {
+	for _, cancel := range e.watchers {
+		cancel()
+	}
+	e.watchers = nil
 	if e.prog != nil {
 		if err := e.prog.Close(); err != nil {
 			s.log.Warn("closing chain", "chain", e.name(), "err", err)

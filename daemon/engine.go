@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/bpfilter-go/bpfilter/backend"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
@@ -81,17 +85,48 @@ func (p *engineProgram) Counters() (proto.Counters, error) {
 	return out, nil
 }
 
-func (p *engineProgram) ReadLogs(ctx context.Context, fn func(proto.LogEntry)) error {
+// OpenLogs opens a reader on the chain's log ring buffer. It reads the
+// ring buffer itself rather than through engine.Chain.ReadLogs so that the
+// reader is set up while the daemon holds its lock (ReadLogs looks up the
+// map when it starts, which would race with a concurrent Replace).
+func (p *engineProgram) OpenLogs() (func(context.Context, func(proto.LogEntry)) error, error) {
 	if p.c == nil {
-		return errSpent
+		return nil, errSpent
 	}
-	return p.c.ReadLogs(ctx, func(e backend.LogEntry) {
-		data, err := json.Marshal(e)
-		if err != nil {
-			data = nil
+	coll := p.c.Collection()
+	if coll == nil || coll.Maps[backend.LogMap] == nil {
+		return nil, fmt.Errorf("chain %s has no log map", p.c.IR.Name)
+	}
+	rd, err := ringbuf.NewReader(coll.Maps[backend.LogMap])
+	if err != nil {
+		return nil, fmt.Errorf("opening the log ring buffer: %w", err)
+	}
+	return func(ctx context.Context, fn func(proto.LogEntry)) error {
+		stop := context.AfterFunc(ctx, func() { rd.Close() })
+		defer func() {
+			if stop() {
+				rd.Close()
+			}
+		}()
+		var rec ringbuf.Record
+		for {
+			if err := rd.ReadInto(&rec); err != nil {
+				if errors.Is(err, os.ErrClosed) && ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("reading the log ring buffer: %w", err)
+			}
+			e, err := backend.DecodeLogRecord(rec.RawSample)
+			if err != nil {
+				return fmt.Errorf("decoding a log record: %w", err)
+			}
+			data, err := json.Marshal(e)
+			if err != nil {
+				data = nil
+			}
+			fn(proto.LogEntry{Text: e.String(), Data: data})
 		}
-		fn(proto.LogEntry{Text: e.String(), Data: data})
-	})
+	}, nil
 }
 
 func (p *engineProgram) Pin(dir string) error {

@@ -180,15 +180,17 @@ func (p *fakeProg) Counters() (proto.Counters, error) {
 	return c, nil
 }
 
-func (p *fakeProg) ReadLogs(ctx context.Context, fn func(proto.LogEntry)) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e := <-p.logs:
-			fn(e)
+func (p *fakeProg) OpenLogs() (func(context.Context, func(proto.LogEntry)) error, error) {
+	return func(ctx context.Context, fn func(proto.LogEntry)) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case e := <-p.logs:
+				fn(e)
+			}
 		}
-	}
+	}, nil
 }
 
 func (p *fakeProg) Pin(dir string) error {

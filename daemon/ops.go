@@ -217,7 +217,8 @@ func (s *State) ChainGet(front, name string, noSetContent bool) (proto.ChainStat
 }
 
 // ChainLogs streams a chain's log records to fn until ctx ends or the chain
-// goes away.
+// goes away (flushed, or replaced by an update: the stream then ends and
+// the client opens a new one).
 func (s *State) ChainLogs(ctx context.Context, front, name string, fn func(proto.LogEntry)) error {
 	s.mu.Lock()
 	e, err := s.ownEntry(front, name)
@@ -225,9 +226,26 @@ func (s *State) ChainLogs(ctx context.Context, front, name string, fn func(proto
 		s.mu.Unlock()
 		return err
 	}
-	prog := e.prog
+	read, err := e.prog.OpenLogs()
+	if err != nil {
+		s.mu.Unlock()
+		return errorf(proto.EIO, "reading logs of chain %s: %w", name, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if e.watchers == nil {
+		e.watchers = map[uint64]context.CancelFunc{}
+	}
+	s.nextWatch++
+	id := s.nextWatch
+	e.watchers[id] = cancel
 	s.mu.Unlock()
-	if err := prog.ReadLogs(ctx, fn); err != nil && ctx.Err() == nil {
+	defer func() {
+		s.mu.Lock()
+		delete(e.watchers, id)
+		s.mu.Unlock()
+	}()
+	if err := read(ctx, fn); err != nil && ctx.Err() == nil {
 		return errorf(proto.EIO, "reading logs of chain %s: %w", name, err)
 	}
 	return nil

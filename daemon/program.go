@@ -24,8 +24,11 @@ type Program interface {
 	Replace(next Program) error
 	// Counters reads the kernel counters.
 	Counters() (proto.Counters, error)
-	// ReadLogs calls fn for every log record until ctx ends.
-	ReadLogs(ctx context.Context, fn func(proto.LogEntry)) error
+	// OpenLogs starts reading the program's log records (it is called with
+	// the context locked, so it never races with Replace or Close); the
+	// returned function then calls fn for every record until ctx ends
+	// (returning nil) or reading fails.
+	OpenLogs() (func(ctx context.Context, fn func(proto.LogEntry)) error, error)
 	// Pin pins every object of the program under dir.
 	Pin(dir string) error
 	// Close detaches, unloads and unpins (nothing once spent by Replace).

@@ -149,6 +149,35 @@ func TestServerLogs(t *testing.T) {
 		t.Fatalf("logs: %v %v", got, err)
 	}
 	lc.Close()
+	// An update ends the streams of the replaced program.
+	lc2 := dial(t, dir)
+	ended := make(chan error, 1)
+	go func() {
+		ended <- lc2.Stream(&proto.Request{Front: "cli", Cmd: proto.CmdChainLogs, Name: "a"}, func(*proto.Response) error { return nil })
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ts.mu.Lock()
+		n := len(ts.chains["a"].watchers)
+		ts.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("log stream did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.Do(&proto.Request{Front: "cli", Cmd: proto.CmdChainUpdate, Text: "chain a BF_HOOK_XDP DROP"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("stream ended with %v, want a clean end", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the update did not end the log stream")
+	}
 	// The daemon still serves the first client.
 	if _, err := c.Do(&proto.Request{Front: "cli", Cmd: proto.CmdChainFlush, Name: "a"}); err != nil {
 		t.Fatal(err)

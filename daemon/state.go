@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -33,6 +34,8 @@ type entry struct {
 	Offsets proto.Counters `json:"counter_offsets"`
 
 	prog Program
+	// watchers end the log streams of this entry when it goes away.
+	watchers map[uint64]context.CancelFunc
 	// carry, set on an entry being applied, maps new rule index to old rule
 	// index (-1: none) for counter carry-over; carryPolicy/carryErrors say
 	// whether those counters carry over too.
@@ -63,6 +66,8 @@ type State struct {
 	log     *slog.Logger
 	chains  map[string]*entry
 	nextGen uint64
+	// nextWatch numbers log streams.
+	nextWatch uint64
 	// pinRoot and ctxFile are empty in transient mode.
 	pinRoot string
 	ctxFile string
