@@ -149,24 +149,29 @@ func TestServerLogs(t *testing.T) {
 		t.Fatalf("logs: %v %v", got, err)
 	}
 	lc.Close()
+	watchers := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			ts.mu.Lock()
+			n := len(ts.chains["a"].watchers)
+			ts.mu.Unlock()
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d log streams, want %d", n, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	watchers(0)
 	// An update ends the streams of the replaced program.
 	lc2 := dial(t, dir)
 	ended := make(chan error, 1)
 	go func() {
 		ended <- lc2.Stream(&proto.Request{Front: "cli", Cmd: proto.CmdChainLogs, Name: "a"}, func(*proto.Response) error { return nil })
 	}()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		ts.mu.Lock()
-		n := len(ts.chains["a"].watchers)
-		ts.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("log stream did not start")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	watchers(1)
 	if _, err := c.Do(&proto.Request{Front: "cli", Cmd: proto.CmdChainUpdate, Text: "chain a BF_HOOK_XDP DROP"}); err != nil {
 		t.Fatal(err)
 	}
