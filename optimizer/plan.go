@@ -295,3 +295,15 @@ func (t *Table) MapKey(key []byte, prefixLen int) []byte {
 	k := binary.NativeEndian.AppendUint32(make([]byte, 0, 4+len(key)), uint32(prefixLen))
 	return append(k, key...)
 }
+
+// CounterSlot is the counter map index of rule i (its ID).
+func (p *Plan) CounterSlot(i int) uint32 { return p.Rules[i].ID }
+
+// PolicySlot is the counter map index of the chain policy.
+func (p *Plan) PolicySlot() uint32 { return p.IDCap }
+
+// ErrorSlot is the counter map index of parse errors.
+func (p *Plan) ErrorSlot() uint32 { return p.IDCap + 1 }
+
+// CounterEntries is the size of the counter map.
+func (p *Plan) CounterEntries() uint32 { return p.IDCap + 2 }

@@ -269,3 +269,15 @@ func TestCostDoesNotGrowWithRules(t *testing.T) {
 		t.Fatalf("linear plan cost %+v", c)
 	}
 }
+
+func TestCounterSlots(t *testing.T) {
+	c := gen(t, rulegen.Config{Kind: rulegen.Mix, Rules: 50, Seed: 1})
+	p := build(t, c, Options{})
+	if p.PolicySlot() != 50 || p.ErrorSlot() != 51 || p.CounterEntries() != 52 || p.CounterSlot(7) != 7 {
+		t.Fatal("a fresh plan must follow the backend contract: rule i at i, policy at len(rules), errors after")
+	}
+	h := build(t, c, Options{CounterHeadroom: 10})
+	if h.PolicySlot() != 60 || h.CounterEntries() != 62 {
+		t.Fatalf("headroom: policy slot %d", h.PolicySlot())
+	}
+}
