@@ -9,7 +9,8 @@ import (
 
 // Plan is the optimised form of one chain, as data the code generator
 // consumes directly: segments evaluated in order, each either linear rules
-// or a set of lookup tables.
+// or a set of lookup tables. Use it through its pointer (it must not be
+// copied); it is safe for concurrent reads and Evals.
 type Plan struct {
 	// Chain is the chain the plan was built from (not copied: callers must
 	// not modify it while the plan is in use).
