@@ -414,3 +414,35 @@ func TestE2ELogs(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ERestoreAfterNetnsGone: a chain was attached in a network namespace
+// that is deleted while the daemon is down; the next daemon still starts.
+func TestE2ERestoreAfterNetnsGone(t *testing.T) {
+	e := newE2E(t, "--no-iptables")
+	name := fmt.Sprintf("bfgone-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	gone := &testenv.Netns{Name: name, Path: "/run/netns/" + name}
+	gone.Exec(t, "ip", "link", "add", "g0", "type", "veth", "peer", "name", "g1")
+	gone.Exec(t, "ip", "link", "set", "g0", "up")
+	e.start()
+	e.mustBfcli(gone, "chain", "set", "-s", "chain g BF_HOOK_XDP{iface=g0} ACCEPT rule ip4.proto icmp counter DROP")
+	e.mustBfcli(gone, "chain", "set", "-s", "chain n BF_HOOK_NF_LOCAL_IN{priorities=7-8} ACCEPT")
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	e.start()
+	cs := e.chains(e.ns)
+	if len(cs) != 2 {
+		t.Fatalf("chains after restart: %+v", cs)
+	}
+	if !strings.Contains(e.out.String(), "network namespace is gone") {
+		t.Fatalf("the restore did not meet the deleted namespace: %s", e.out)
+	}
+	e.mustBfcli(e.ns, "ruleset", "flush")
+}

@@ -184,7 +184,14 @@ func findNetns(id uint64) (*os.File, error) {
 		}
 		f.Close()
 	}
-	return nil, fmt.Errorf("network namespace %d no longer exists (no process or /run/netns entry refers to it)", id)
+	return nil, &netnsGoneError{id: id}
+}
+
+// netnsGoneError reports a network namespace that cannot be found any more.
+type netnsGoneError struct{ id uint64 }
+
+func (e *netnsGoneError) Error() string {
+	return fmt.Sprintf("network namespace %d no longer exists (no process or /run/netns entry refers to it)", e.id)
 }
 
 // resolveIface returns the index of interface name in the current thread's

@@ -56,10 +56,18 @@ func (s *State) Restore() error {
 // e then becomes that successor.
 func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 	restore := func(c *ir.Chain) (prog Program, err error) {
-		err = s.ns.InNetnsID(e.NetnsID, func() error {
+		run := func() error {
 			prog, err = s.loader.Restore(s.pinDir(e), c)
 			return err
-		})
+		}
+		err = s.ns.InNetnsID(e.NetnsID, run)
+		var nerr *netnsGoneError
+		if errors.As(err, &nerr) {
+			// The namespace died, and the attachment with it: re-open the
+			// pins from the daemon's own namespace.
+			s.log.Warn("the chain's network namespace is gone", "chain", e.name(), "netns", e.NetnsID)
+			err = run()
+		}
 		return prog, err
 	}
 	prog, err := restore(e.Chain)
