@@ -22,17 +22,9 @@ func requireTools(t *testing.T) {
 	}
 }
 
-// dropGen drops the generator's traffic in INPUT: used to prove the harness
-// counts only what the firewall lets through.
-type dropGen struct{}
-
-func (dropGen) Name() string { return "drop-gen" }
-func (dropGen) Install(t *Topology, _ int) error {
-	return t.DUT.Run("iptables-legacy", "-A", "INPUT", "-s", GenAddr, "-j", "DROP")
-}
-func (dropGen) Remove(t *Topology) error { return t.DUT.Run("iptables-legacy", "-F", "INPUT") }
-
-func TestHarnessMeasuresWhatPasses(t *testing.T) {
+// newBench builds a topology and a generator, removed when the test ends.
+func newBench(t *testing.T) (*Topology, *Generator) {
+	t.Helper()
 	requireTools(t)
 	topo, err := NewTopology()
 	if err != nil {
@@ -44,6 +36,21 @@ func TestHarnessMeasuresWhatPasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
+	return topo, g
+}
+
+// dropGen drops the generator's traffic in INPUT: used to prove the harness
+// counts only what the firewall lets through.
+type dropGen struct{}
+
+func (dropGen) Name() string { return "drop-gen" }
+func (dropGen) Install(t *Topology, _ int) error {
+	return t.DUT.Run("iptables-legacy", "-A", "INPUT", "-s", GenAddr, "-j", "DROP")
+}
+func (dropGen) Remove(t *Topology) error { return t.DUT.Run("iptables-legacy", "-F", "INPUT") }
+
+func TestHarnessMeasuresWhatPasses(t *testing.T) {
+	topo, g := newBench(t)
 
 	fws := []Firewall{None{}, IptablesLegacy{}, Nft{},
 		&Bpfilter{Hook: ir.HookNFLocalIn}, &Bpfilter{Hook: ir.HookTCIngress}, &Bpfilter{Hook: ir.HookXDP}}
@@ -69,17 +76,7 @@ func TestHarnessMeasuresWhatPasses(t *testing.T) {
 }
 
 func TestRunAndTable(t *testing.T) {
-	requireTools(t)
-	topo, err := NewTopology()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(topo.Close)
-	g, err := NewGenerator(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
+	topo, g := newBench(t)
 	res, err := Run(topo, g, Config{Firewalls: []Firewall{None{}, Nft{}}, RuleCounts: []int{0, 10}, Duration: 20 * time.Millisecond, Rounds: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -118,17 +115,7 @@ func TestMedian(t *testing.T) {
 // matches the generator's address on each hook: nothing may be delivered,
 // and the XDP_PASS program is back on d0 afterwards.
 func TestBpfilterDropsWhatMatches(t *testing.T) {
-	requireTools(t)
-	topo, err := NewTopology()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(topo.Close)
-	g, err := NewGenerator(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
+	topo, g := newBench(t)
 	for _, hook := range []ir.Hook{ir.HookNFLocalIn, ir.HookTCIngress, ir.HookXDP} {
 		fw := &matchingLast{Bpfilter{Hook: hook}}
 		s, err := measure(topo, g, fw, 20, 20*time.Millisecond)
