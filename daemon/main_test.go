@@ -20,6 +20,8 @@ func TestMain(m *testing.M) {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	case "bfcli":
 		os.Exit(bfcli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	case "tokend":
+		os.Exit(tokenChild(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

@@ -109,6 +109,7 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) error {
 		}
 		defer tok.Close()
 		opts.Token = tok
+		lg.Info("BPF token created", "bpffs", cfg.BPFFSPath)
 	}
 	scfg := StateConfig{Loader: nil, Log: lg}
 	if !cfg.Transient {
