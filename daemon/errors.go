@@ -13,8 +13,10 @@ type Error struct {
 	Err   error
 }
 
+// Error returns the message.
 func (e *Error) Error() string { return e.Err.Error() }
 
+// Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
 func errorf(errno, format string, a ...any) error {

@@ -368,3 +368,35 @@ func TestConcurrentClients(t *testing.T) {
 		}
 	}
 }
+
+func TestIptablesPassThrough(t *testing.T) {
+	ts := newTestState(t, true)
+	if err := ts.ensureIptables(true, ts.peer); err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := ts.RulesetGet("iptables", false)
+	if len(cs) != 3 || len(ts.k.attached) != 3 {
+		t.Fatalf("%d iptables chains, %d attached", len(cs), len(ts.k.attached))
+	}
+	for _, c := range cs {
+		if c.Chain.Policy.Kind != ir.Accept || len(c.Chain.Rules) != 0 || c.Chain.HookOpts.Priorities != IptablesPriorities {
+			t.Fatalf("pass-through chain %+v", c.Chain)
+		}
+	}
+	// Idempotent (a restart keeps them), and a cli chain cannot take their
+	// priorities.
+	if err := ts.ensureIptables(true, ts.peer); err != nil || ts.k.loads != 3 {
+		t.Fatalf("second ensure: %v, %d loads", err, ts.k.loads)
+	}
+	wantErrno(t, ts.ChainSet("cli", parseChain(t, "chain x BF_HOOK_NF_LOCAL_IN{priorities=-1-5} ACCEPT"), ts.peer, false), proto.EEXIST)
+	// The iptables front fills them with chain.update.
+	if err := ts.ChainUpdate("iptables", parseChain(t, "chain iptables.INPUT BF_HOOK_NF_LOCAL_IN ACCEPT rule udp.dport 53 ACCEPT"), ts.peer, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.ensureIptables(false, ts.peer); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := ts.RulesetGet("iptables", false); len(cs) != 0 || len(ts.k.attached) != 0 {
+		t.Fatal("--no-iptables left pass-through chains")
+	}
+}

@@ -30,6 +30,7 @@ type RemoteError struct {
 	Msg   string
 }
 
+// Error returns the daemon's message.
 func (e *RemoteError) Error() string { return e.Msg }
 
 // Dial connects to the daemon whose runtime directory is dir.
