@@ -10,6 +10,10 @@ import (
 	"github.com/cilium/ebpf/btf"
 )
 
+// maxGuardBlockInsns bounds the instructions a guard jump skips (jump
+// offsets are 16-bit; loads of 64-bit immediates take two slots).
+const maxGuardBlockInsns = 12000
+
 // gen is the state of one compilation.
 type gen struct {
 	b     *builder
@@ -78,10 +82,28 @@ func (g *gen) emitProgram(p *plan) error {
 		b.emit(asm.Mov.Imm(regL4, 0))
 		g.emitParse()
 	}
+	blockEnd, blockStart := "", 0
 	for i := range p.rules {
+		gd := p.rules[i].guard
+		// A guard's jump skips its whole block, and jump offsets are 16
+		// bits: blocks are closed before they grow too long.
+		if i == 0 || !gd.equal(p.rules[i-1].guard) || len(b.insns)-blockStart > maxGuardBlockInsns {
+			if blockEnd != "" {
+				b.label(blockEnd)
+			}
+			blockEnd, blockStart = fmt.Sprintf("guard_%d_end", i), len(b.insns)
+			if !gd.empty() {
+				b.label(fmt.Sprintf("guard_%d", i))
+				b.comment("guard of the rules from %d", i)
+				g.emitGuard(gd, blockEnd)
+			}
+		}
 		if err := g.emitRule(&p.rules[i]); err != nil {
 			return err
 		}
+	}
+	if blockEnd != "" {
+		b.label(blockEnd)
 	}
 	b.label("policy")
 	b.comment("policy: %s", g.chain.Policy)
@@ -103,7 +125,6 @@ func (g *gen) emitRule(rp *rulePlan) error {
 	next := ruleNextLabel(i)
 	b.label(ruleLabel(i))
 	b.comment("rule %d: %s", i, ruleSummary(g.chain, r))
-	g.emitGuard(rp.guard, next)
 	for _, m := range rp.matches {
 		if err := g.emitMatch(m, next); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)

@@ -126,3 +126,19 @@ func makePlan(c *ir.Chain) (*plan, error) {
 	}
 	return p, nil
 }
+
+// equal reports whether two guards require the same thing.
+func (g guard) equal(o guard) bool {
+	if g.l3 != o.l3 || g.l3Any != o.l3Any || g.l4Known != o.l4Known || g.never != o.never || len(g.l4) != len(o.l4) {
+		return false
+	}
+	for i := range g.l4 {
+		if g.l4[i] != o.l4[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// empty reports whether the guard requires nothing.
+func (g guard) empty() bool { return g.equal(guard{}) }
