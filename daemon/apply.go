@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"os"
+	"path/filepath"
 
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
 )
@@ -18,6 +19,9 @@ type plan struct {
 	remove []string
 	// via is the client the plan comes from (nil on restore).
 	via Peer
+	// over maps a new chain to the attached chain whose attachment it
+	// takes over in place (see takeovers).
+	over map[*entry]*entry
 }
 
 // inNetns runs fn in network namespace id, through the requesting peer when
@@ -29,18 +33,48 @@ func (s *State) inNetns(p *plan, id uint64, fn func() error) error {
 	return s.ns.InNetnsID(id, fn)
 }
 
-// takesOver reports whether e replaces an attached chain in place.
-func (s *State) takesOver(e *entry) (*entry, bool) {
-	old := s.chains[e.name()]
-	if e.Attached && old != nil && old.Attached && sameKeys(old.Keys, e.Keys) {
-		return old, true
+// takeovers decides which new chains take over an attachment in place
+// (one atomic Replace instead of attach-then-detach): a chain replacing an
+// attached chain of the same name on the same spot, else a chain landing on
+// the spot of an attached chain the plan removes or moves elsewhere (two
+// XDP programs cannot be attached to one interface at once).
+func (s *State) takeovers(p *plan) map[*entry]*entry {
+	out := map[*entry]*entry{}
+	used := map[*entry]bool{}
+	fits := func(e, old *entry) bool {
+		return e.Attached && old != nil && old.Attached && !used[old] &&
+			old.Chain.Hook == e.Chain.Hook && sameKeys(old.Keys, e.Keys)
 	}
-	return old, false
+	for _, e := range p.add {
+		if old := s.chains[e.name()]; fits(e, old) {
+			out[e], used[old] = old, true
+		}
+	}
+	var leaving []string
+	leaving = append(leaving, p.remove...)
+	for _, e := range p.add {
+		if _, ok := out[e]; !ok && s.chains[e.name()] != nil {
+			leaving = append(leaving, e.name())
+		}
+	}
+	for _, e := range p.add {
+		if _, ok := out[e]; ok {
+			continue
+		}
+		for _, n := range leaving {
+			if old := s.chains[n]; fits(e, old) {
+				out[e], used[old] = old, true
+				break
+			}
+		}
+	}
+	return out
 }
 
 // apply runs a plan: it records it as pending (standard mode), swaps it in,
 // commits. s.mu must be held.
 func (s *State) apply(p *plan) error {
+	p.over = s.takeovers(p)
 	s.assignGens(p)
 	if err := s.save(p); err != nil {
 		return err
@@ -60,11 +94,12 @@ func (s *State) apply(p *plan) error {
 // (Replace re-pins there), any other gets a new one.
 func (s *State) assignGens(p *plan) {
 	for _, e := range p.add {
-		if old, over := s.takesOver(e); over {
-			e.Gen = old.Gen
+		if old := p.over[e]; old != nil {
+			e.Gen, e.Pin = old.Gen, filepath.Base(s.pinDir(old))
 			continue
 		}
 		e.Gen = s.nextGen
+		e.Pin = pinName(e.name(), e.Gen)
 		s.nextGen++
 	}
 }
@@ -74,7 +109,7 @@ func (s *State) assignGens(p *plan) {
 func (s *State) swap(p *plan) error {
 	over := map[*entry]bool{}
 	for _, e := range p.add {
-		_, over[e] = s.takesOver(e)
+		over[e] = p.over[e] != nil
 	}
 	var loaded []*entry
 	cleanup := func() {
@@ -112,7 +147,7 @@ func (s *State) swap(p *plan) error {
 	// Offsets are computed before the swaps: Replace spends the old
 	// programs.
 	for _, e := range p.add {
-		s.carryCounters(e, over[e])
+		s.carryCounters(e, p.over[e])
 	}
 	var replaced []*entry
 	rollback := func() {
@@ -124,7 +159,7 @@ func (s *State) swap(p *plan) error {
 		if !over[e] {
 			continue
 		}
-		old := s.chains[e.name()]
+		old := p.over[e]
 		if err := s.inNetns(p, old.NetnsID, func() error { return old.prog.Replace(e.prog) }); err != nil {
 			rollback()
 			cleanup()
@@ -160,7 +195,7 @@ func (s *State) swap(p *plan) error {
 // swapBack undoes a successful Replace of old by e: the old chain is
 // loaded again and swapped back in (the swap carries the counters back).
 func (s *State) swapBack(p *plan, e *entry) {
-	old := s.chains[e.name()]
+	old := p.over[e]
 	fresh, err := s.loader.Load(old.Chain)
 	if err == nil {
 		err = s.inNetns(p, old.NetnsID, func() error { return e.prog.Replace(fresh) })
@@ -218,7 +253,7 @@ func (s *State) closeEntry(e *entry) {
 		}
 		e.prog = nil
 	}
-	if cur := s.chains[e.name()]; cur != nil && cur.Gen == e.Gen {
+	if s.pinInUse(filepath.Base(s.pinDir(e))) {
 		return
 	}
 	if s.pinRoot != "" {

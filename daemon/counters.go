@@ -43,8 +43,14 @@ func (e *entry) counters() (proto.Counters, error) {
 // the kernel counts itself and only the old offsets move; otherwise the old
 // program's counts, offsets included, become e's offsets. s.mu must be
 // held; the old program must still be loaded.
-func (s *State) carryCounters(e *entry, over bool) {
+func (s *State) carryCounters(e *entry, took *entry) {
+	over := took != nil
 	old := s.chains[e.name()]
+	if over && old != took {
+		// Another chain's attachment: Replace carries the kernel counts of
+		// identical rules, offsets stay with their chain.
+		return
+	}
 	if old == nil || old.prog == nil {
 		return
 	}

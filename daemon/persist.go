@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 )
 
 // ContextVersion is the version of the serialised context format
@@ -169,11 +170,17 @@ func checkEntry(e *entry) error {
 	if e.Attached && !e.Chain.HookOpts.Attachable(e.Chain.Hook) {
 		return errors.New("marked attached without hook options")
 	}
+	if e.Pin != "" && !pinNameRE.MatchString(e.Pin) {
+		return fmt.Errorf("invalid pin directory name %q", e.Pin)
+	}
 	if n := len(e.Offsets.Rules); n != 0 && n != len(e.Chain.Rules) {
 		return fmt.Errorf("%d counter offsets for %d rules", n, len(e.Chain.Rules))
 	}
 	return nil
 }
+
+// pinNameRE matches the pin directory names pinName makes.
+var pinNameRE = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,128}@[0-9]{1,20}$`)
 
 // readContext reads the context file; a missing file is an empty context.
 func readContext(path string) (*savedContext, error) {

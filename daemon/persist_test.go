@@ -93,12 +93,13 @@ func TestCorruptedContextIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]string{
-		"truncated":   string(good[:len(good)/2]),
-		"garbage":     "\x00\x01garbage",
-		"version":     strings.Replace(string(good), `"version": 1`, `"version": 99`, 1),
-		"bad hook":    strings.Replace(string(good), `"Hook": 0`, `"Hook": 200`, 1),
-		"unknown key": strings.Replace(string(good), `"version": 1`, `"version": 1, "surprise": true`, 1),
-		"missing pin": strings.Replace(string(good), `"gen": 1`, `"gen": 0`, 1),
+		"truncated":    string(good[:len(good)/2]),
+		"garbage":      "\x00\x01garbage",
+		"version":      strings.Replace(string(good), `"version": 1`, `"version": 99`, 1),
+		"bad hook":     strings.Replace(string(good), `"Hook": 0`, `"Hook": 200`, 1),
+		"unknown key":  strings.Replace(string(good), `"version": 1`, `"version": 1, "surprise": true`, 1),
+		"missing pin":  strings.Replace(string(good), `"gen": 1`, `"gen": 0`, 1),
+		"escaping pin": strings.Replace(string(good), `"pin": "a@1"`, `"pin": "../../x@1"`, 1),
 	}
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -135,13 +136,16 @@ func TestCrashDuringUpdate(t *testing.T) {
 	ops := map[string]struct {
 		setup, next string
 		update      bool
+		ruleset     bool
 	}{
+		"ruleset set renames": {"chain a BF_HOOK_XDP{ifindex=2} ACCEPT",
+			"chain b BF_HOOK_XDP{ifindex=2} DROP rule ip4.proto icmp counter ACCEPT", false, true},
 		"chain update": {"chain a BF_HOOK_XDP{ifindex=2} ACCEPT rule ip4.proto icmp counter DROP",
-			"chain a BF_HOOK_XDP ACCEPT rule ip4.proto udp counter DROP", true},
+			"chain a BF_HOOK_XDP ACCEPT rule ip4.proto udp counter DROP", true, false},
 		"chain set same hook": {"chain a BF_HOOK_XDP{ifindex=2} ACCEPT",
-			"chain a BF_HOOK_XDP{ifindex=2} DROP", false},
+			"chain a BF_HOOK_XDP{ifindex=2} DROP", false, false},
 		"chain set moves": {"chain a BF_HOOK_XDP{ifindex=2} ACCEPT",
-			"chain a BF_HOOK_XDP{ifindex=3} DROP", false},
+			"chain a BF_HOOK_XDP{ifindex=3} DROP", false, false},
 	}
 	for opName, op := range ops {
 		for _, point := range points {
@@ -154,6 +158,9 @@ func TestCrashDuringUpdate(t *testing.T) {
 				ts.chains["a"].prog.(*fakeProg).hit(-1, 1)
 				next := parseChain(t, op.next)
 				died := runUntilCrash(t, ts.State, point, func() error {
+					if op.ruleset {
+						return ts.RulesetSet("cli", &ir.Ruleset{Chains: []*ir.Chain{next}}, ts.peer, false)
+					}
 					if op.update {
 						return ts.ChainUpdate("cli", next, ts.peer, false)
 					}
@@ -172,10 +179,11 @@ func TestCrashDuringUpdate(t *testing.T) {
 					held = append(held, e.prog.(*fakeProg))
 				}
 				ts.k.gc(ts.pinRoot, held)
-				got, err := st.ChainGet("cli", "a", false)
-				if err != nil {
-					t.Fatal(err)
+				all, err := st.RulesetGet("cli", false)
+				if err != nil || len(all) != 1 {
+					t.Fatalf("%d chains after restart (%v), want 1", len(all), err)
 				}
+				got := all[0]
 				var inForce []*ir.Chain
 				for _, key := range []string{"BF_HOOK_XDP{ifindex=2}", "BF_HOOK_XDP{ifindex=3}"} {
 					if c := ts.k.inForce(key); c != nil {

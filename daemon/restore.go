@@ -75,7 +75,7 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 		return prog, err
 	}
 	for _, n := range pending.Add {
-		if n.name() != e.name() || n.Gen != e.Gen {
+		if s.pinDir(n) != s.pinDir(e) {
 			continue
 		}
 		if p2, err2 := restore(n.Chain); err2 == nil {
@@ -94,11 +94,12 @@ func (s *State) finishPending(pp *pendingPlan) {
 	for _, e := range pp.Add {
 		// Objects of the interrupted attempt: drop them, links included
 		// (not the directory shared with the chain e replaces in place).
-		if old := s.chains[e.name()]; old == nil || old.Gen != e.Gen {
+		if !s.pinInUse(filepath.Base(s.pinDir(e))) {
 			os.RemoveAll(s.pinDir(e))
 		}
 	}
 	p := &plan{front: pp.Front, add: pp.Add, remove: pp.Remove}
+	p.over = s.takeovers(p)
 	err := s.swap(p)
 	if err == nil {
 		if err = s.commit(p); err == nil {

@@ -27,8 +27,11 @@ type entry struct {
 	NetnsID uint64 `json:"netns,omitempty"`
 	// AttachPath is the cgroup path as the daemon opens it.
 	AttachPath string `json:"attach_path,omitempty"`
-	// Gen names the pin directory (<pin root>/<name>@<gen>).
+	// Gen is the generation the pin directory was made for; Pin is that
+	// directory's name under the pin root (<name>@<gen>). A chain taking
+	// over another's attachment in place inherits both.
 	Gen uint64 `json:"gen"`
+	Pin string `json:"pin,omitempty"`
 	// Offsets are added to the kernel counters: the counts of unchanged
 	// rules carried over from programs this one replaced.
 	Offsets proto.Counters `json:"counter_offsets"`
@@ -105,11 +108,28 @@ func NewState(cfg StateConfig) *State {
 
 func (s *State) persistent() bool { return s.ctxFile != "" }
 
-// pinDir is <pin root>/<name>@<gen>, with the dots of the chain name
-// replaced by '_' (bpffs refuses names with dots). The generation alone
-// makes the directory unique.
+// pinName is <name>@<gen>, with the dots of the chain name replaced by '_'
+// (bpffs refuses names with dots). The generation alone makes it unique.
+func pinName(name string, gen uint64) string {
+	return fmt.Sprintf("%s@%d", strings.ReplaceAll(name, ".", "_"), gen)
+}
+
+// pinDir is the entry's pin directory.
 func (s *State) pinDir(e *entry) string {
-	return filepath.Join(s.pinRoot, fmt.Sprintf("%s@%d", strings.ReplaceAll(e.name(), ".", "_"), e.Gen))
+	if e.Pin == "" {
+		return filepath.Join(s.pinRoot, pinName(e.name(), e.Gen))
+	}
+	return filepath.Join(s.pinRoot, e.Pin)
+}
+
+// pinInUse reports whether a chain of the context uses pin directory name.
+func (s *State) pinInUse(name string) bool {
+	for _, e := range s.chains {
+		if filepath.Base(s.pinDir(e)) == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *State) crash(point string) {

@@ -400,3 +400,34 @@ func TestIptablesPassThrough(t *testing.T) {
 		t.Fatal("--no-iptables left pass-through chains")
 	}
 }
+
+func TestRulesetSetRenameOnSameInterface(t *testing.T) {
+	ts := newTestState(t, true)
+	if err := ts.RulesetSet("cli", parseRS(t, "chain a BF_HOOK_XDP{ifindex=2} ACCEPT rule ip4.proto icmp counter DROP"), ts.peer, false); err != nil {
+		t.Fatal(err)
+	}
+	// b lands where a was: one swap, no moment with two programs or none.
+	if err := ts.RulesetSet("cli", parseRS(t, "chain b BF_HOOK_XDP{ifindex=2} DROP chain a BF_HOOK_XDP{ifindex=3} ACCEPT"), ts.peer, false); err != nil {
+		t.Fatal(err)
+	}
+	if c := ts.k.inForce("BF_HOOK_XDP{ifindex=2}"); c == nil || c.Name != "b" {
+		t.Fatalf("ifindex 2 runs %v", c)
+	}
+	if c := ts.k.inForce("BF_HOOK_XDP{ifindex=3}"); c == nil || c.Name != "a" {
+		t.Fatalf("ifindex 3 runs %v", c)
+	}
+	st := ts.reopen(t, true)
+	if err := ts.Shutdown(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(st.chains); got != 2 {
+		t.Fatalf("%d chains restored", got)
+	}
+	des, _ := os.ReadDir(ts.pinRoot)
+	if len(des) != 2 {
+		t.Fatalf("%d pin directories, want 2", len(des))
+	}
+}
