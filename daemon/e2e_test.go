@@ -446,3 +446,42 @@ func TestE2ERestoreAfterNetnsGone(t *testing.T) {
 	}
 	e.mustBfcli(e.ns, "ruleset", "flush")
 }
+
+// TestE2ERulesetSetSwapsInPlace: a new ruleset whose chains have other names
+// but the same attachments replaces the old one with link updates; a
+// ruleset that cannot load leaves the old one filtering.
+func TestE2ERulesetSetSwapsInPlace(t *testing.T) {
+	e := newE2E(t, "-t", "--no-iptables")
+	a, b := testenv.NewNetns(t), testenv.NewNetns(t)
+	v := testenv.NewVethPair(t, a, b, "198.18.24.1/24", "198.18.24.2/24")
+	e.start()
+	e.mustBfcli(a, "ruleset", "set", "-s", fmt.Sprintf(`
+chain old_xdp BF_HOOK_XDP{iface=%[1]s} ACCEPT rule ip4.proto icmp counter DROP
+chain old_tc BF_HOOK_TC_INGRESS{iface=%[1]s} ACCEPT`, v.NameA))
+	if n := pings(t, b, v.AddrA.Addr(), 2); n != 0 {
+		t.Fatalf("%d pings through", n)
+	}
+	// One chain of the new ruleset cannot attach (no such cgroup): nothing
+	// changes.
+	if _, err := e.bfcli(a, "ruleset", "set", "-s", fmt.Sprintf(`
+chain new_xdp BF_HOOK_XDP{iface=%[1]s} ACCEPT
+chain bad BF_HOOK_CGROUP_SKB_INGRESS{cgpath=/sys/fs/cgroup/no/such/cgroup} ACCEPT`, v.NameA)); err == nil {
+		t.Fatal("a ruleset with a missing cgroup was accepted")
+	}
+	if cs := e.chains(a); len(cs) != 2 || cs["old_xdp"].Chain == nil {
+		t.Fatalf("failed ruleset set changed the chains: %+v", cs)
+	}
+	if n := pings(t, b, v.AddrA.Addr(), 2); n != 0 {
+		t.Fatalf("old ruleset no longer filters: %d pings through", n)
+	}
+	e.mustBfcli(a, "ruleset", "set", "-s", fmt.Sprintf(`
+chain new_xdp BF_HOOK_XDP{iface=%[1]s} ACCEPT rule ip4.proto icmp counter ACCEPT
+chain new_tc BF_HOOK_TC_INGRESS{iface=%[1]s} ACCEPT`, v.NameA))
+	if n := pings(t, b, v.AddrA.Addr(), 2); n != 2 {
+		t.Fatalf("new ruleset: %d of 2 pings answered", n)
+	}
+	cs := e.chains(a)
+	if len(cs) != 2 || !cs["new_xdp"].Attached || !cs["new_tc"].Attached {
+		t.Fatalf("chains: %+v", cs)
+	}
+}
