@@ -12,8 +12,12 @@ type Command struct {
 	Op byte
 	// ListZero is -L combined with -Z.
 	ListZero bool
-	Table    string
-	Chain    string
+	// ZeroNum tells that RuleNum was given to -Z (after -L): only that
+	// rule is zeroed and nothing is listed. Otherwise a RuleNum of -L -Z
+	// selects the listed rule and the whole chain is zeroed.
+	ZeroNum bool
+	Table   string
+	Chain   string
 	// RuleNum is the 1-based rule number given to -D, -I, -R, -S, -Z; 0
 	// when none was given.
 	RuleNum int

@@ -74,6 +74,8 @@ var commandSequence = []string{
 	"-L -Z -n -v",
 	"-nvL INPUT",
 	"-A INPUT ! -s 198.18.0.0/255.255.0.255 ! -i eth+ -o veth0 -p 47 -f -g bbb",
+	"-A FORWARD ! -s 198.18.0.0/255.255.0.255 ! -i eth+ -o veth0 -p 47 -f -g bbb",
+	"-A FORWARD -i + ! -o + -p udp -m udp --sport 1:1023 -m comment --comment \"\" -j bbb",
 	"-A INPUT -p tcp -m tcp ! --syn -m multiport ! --dports 22,80:90 -m conntrack --ctstate NEW,ESTABLISHED --ctorigsrc 198.18.0.0/16 -j ACCEPT",
 	"-A INPUT -m addrtype --src-type LOCAL -m pkttype --pkt-type multicast -m ttl --ttl-lt 3 -j MARK --set-mark 0x10/0xf0",
 	"-A INPUT -m length --length 100:200 -m limit --limit 10/minute --limit-burst 3 -m iprange --src-range 198.18.0.1-198.18.0.9 -j REJECT --reject-with tcp-reset -p tcp",

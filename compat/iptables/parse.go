@@ -175,8 +175,17 @@ func (p *parser) option(c byte, arg *string, opt string) error {
 			return err
 		}
 		if c == 'Z' && p.cmd.ListZero {
-			if v, ok := p.optional(); ok && arg == nil {
+			if arg != nil {
+				p.cmd.Chain = val
+			} else if v, ok := p.optional(); ok {
 				p.cmd.Chain = v
+			}
+			if v, ok := p.optional(); ok {
+				n, err := parseRuleNum(v)
+				if err != nil {
+					return err
+				}
+				p.cmd.RuleNum, p.cmd.ZeroNum = n, true
 			}
 			return nil
 		}
@@ -449,13 +458,17 @@ func (p *parser) extOption(name, val string, hasVal bool) error {
 				loaded = true
 			}
 		}
-		if e := findExt(xt.Match, p.fam, pname); e != nil && !loaded {
+		e := findExt(xt.Match, p.fam, pname)
+		if e != nil && !loaded {
 			in := &instance{ext: e, info: e.init(p.fam), seen: map[string]bool{}}
 			if e.opt(name) != nil {
 				p.spec.Matches = append(p.spec.Matches, in)
 				p.invert = inv
 				return p.extOption(name, val, hasVal)
 			}
+		}
+		if note := unsupportedNote(xt.Match, pname); e == nil && note != "" {
+			return paramErr("unknown option \"--%s\": Couldn't load match `%s'%s", name, pname, note)
 		}
 	}
 	if p.spec.HasJump && p.spec.Target == nil && !p.spec.Goto {
@@ -497,7 +510,10 @@ func (p *parser) finish() (*Command, error) {
 			}
 		}
 		c.Spec = p.spec
-	case 'V', 'h':
+	case 'V':
+		return c, nil
+	case 'h':
+		c.Spec = p.spec
 		return c, nil
 	default:
 		for _, o := range ruleOpts {

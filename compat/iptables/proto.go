@@ -15,7 +15,7 @@ var chainProtos = []struct {
 	num  uint16
 }{
 	{"tcp", 6}, {"sctp", 132}, {"udp", 17}, {"udplite", 136}, {"icmp", 1},
-	{"icmpv6", 58}, {"ipv6-icmp", 58}, {"esp", 50}, {"ah", 51}, {"ipv6-mh", 135},
+	{"ipv6-icmp", 58}, {"icmpv6", 58}, {"esp", 50}, {"ah", 51}, {"ipv6-mh", 135},
 	{"mh", 135}, {"all", 0},
 }
 
@@ -71,31 +71,30 @@ func parseProto(s string) (uint16, bool) {
 		return uint16(n), true
 	}
 	l := strings.ToLower(s)
-	if l == "all" {
-		return 0, true
-	}
-	if n, ok := loadProtocols().byName[l]; ok {
-		return n, true
-	}
+	// Like iptables, the built-in names come first: no /etc/protocols
+	// lookup for the common ones.
 	for _, p := range chainProtos {
 		if p.name == l {
 			return p.num, true
 		}
 	}
+	if n, ok := loadProtocols().byName[l]; ok {
+		return n, true
+	}
 	return 0, false
 }
 
-// protoName is proto_to_name: /etc/protocols first, then the built-in
-// table; "" when neither knows the number.
+// protoName is proto_to_name: the built-in table first, then
+// /etc/protocols; "" when neither knows the number.
 func protoName(n uint16) string {
-	if n != 0 {
-		if name, ok := loadProtocols().byNum[n]; ok {
-			return name
-		}
-	}
 	for _, p := range chainProtos {
 		if p.num == n {
 			return p.name
+		}
+	}
+	if n != 0 {
+		if name, ok := loadProtocols().byNum[n]; ok {
+			return name
 		}
 	}
 	return ""

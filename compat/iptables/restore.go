@@ -142,10 +142,14 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 				}
 			}
 			// Policy counters restart from zero unless a chain line sets
-			// them with --counters (what iptables-legacy-restore does).
-			for _, c := range t.Chains {
-				if c.Builtin() {
-					c.Counters = abi.Counters{}
+			// them with --counters; only a --noflush restore without
+			// --counters keeps the kernel's (what iptables-legacy-restore
+			// does).
+			if !opts.NoFlush || opts.Counters {
+				for _, c := range t.Chains {
+					if c.Builtin() {
+						c.Counters, c.CountersSet = abi.Counters{}, true
+					}
 				}
 			}
 			cur = &Tables{Family: ts.Family, tables: map[string]*abi.Table{curName: t}}
@@ -155,6 +159,7 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 			}
 			if curName != "" && !opts.Test {
 				ts.tables[curName] = cur.tables[curName]
+				ts.markCounters(curName)
 			}
 			cur, curName = nil, ""
 		case trimmed[0] == ':':
@@ -187,6 +192,9 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 				}
 				counters, hasCounters, words = c, true, words[1:]
 			}
+			if skipOtherFamily(ts.Family, words) {
+				continue
+			}
 			for _, w := range words {
 				if w == "-t" || w == "--table" {
 					return fail(paramErr("The -t option (seen in line %d) cannot be used in %s-restore.", n, famCmd(ts.Family)))
@@ -198,9 +206,6 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 			}
 			if cmd.Spec != nil && hasCounters && opts.Counters {
 				cmd.Spec.Counters = counters
-			}
-			if cmd.Spec != nil && !opts.Counters {
-				cmd.Spec.Counters = abi.Counters{}
 			}
 			if err := cur.Do(cmd, io.Discard); err != nil {
 				return fail(err)
@@ -242,7 +247,7 @@ func restoreChainLine(t *abi.Table, rest string, opts RestoreOptions) error {
 		}
 		c.Policy = v
 		if opts.Counters {
-			c.Counters = counters
+			c.Counters, c.CountersSet = counters, true
 		}
 		return nil
 	}
@@ -259,4 +264,18 @@ func restoreChainLine(t *abi.Table, rest string, opts RestoreOptions) error {
 	}
 	insertChain(t, &abi.Chain{Name: name, Hook: -1})
 	return nil
+}
+
+// skipOtherFamily tells whether a restore line is marked with -4 or -6 for
+// the other family; iptables-restore ignores such lines.
+func skipOtherFamily(fam abi.Family, words []string) bool {
+	for _, w := range words {
+		switch w {
+		case "-4", "--ipv4":
+			return fam == abi.IPv6
+		case "-6", "--ipv6":
+			return fam == abi.IPv4
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package iptables
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
 )
@@ -18,8 +19,7 @@ func (ts *Tables) Do(cmd *Command, out io.Writer) error {
 		_, err := io.WriteString(out, famCmd(ts.Family)+" "+Version+"\n")
 		return err
 	case 'h':
-		_, err := io.WriteString(out, famCmd(ts.Family)+" "+Version+"\n\nUsage: "+famCmd(ts.Family)+" -[ACD] chain rule-specification [options]\n")
-		return err
+		return ts.help(out, cmd)
 	}
 	orig, err := ts.Table(cmd.Table)
 	if err != nil {
@@ -27,11 +27,20 @@ func (ts *Tables) Do(cmd *Command, out io.Writer) error {
 	}
 	switch cmd.Op {
 	case 'L':
-		if err := ts.list(out, orig, cmd); err != nil {
-			return err
+		// iptables lists nothing for -L -Z CHAIN NUM; it only zeroes
+		// that rule.
+		if !cmd.ZeroNum {
+			if err := ts.list(out, orig, cmd); err != nil {
+				return err
+			}
 		}
 		if cmd.ListZero {
-			return ts.zero(orig, cmd, out)
+			ts.markCounters(orig.Name)
+			z := *cmd
+			if !cmd.ZeroNum {
+				z.RuleNum = 0
+			}
+			return ts.zero(orig, &z, out)
 		}
 		return nil
 	case 'S':
@@ -42,7 +51,17 @@ func (ts *Tables) Do(cmd *Command, out io.Writer) error {
 		return err
 	}
 	ts.tables[t.Name] = t
+	if cmd.Op == 'Z' || (cmd.Spec != nil && cmd.Spec.Counters != (abi.Counters{})) {
+		ts.markCounters(t.Name)
+	}
 	return nil
+}
+
+func (ts *Tables) markCounters(name string) {
+	if ts.countersChanged == nil {
+		ts.countersChanged = map[string]bool{}
+	}
+	ts.countersChanged[name] = true
 }
 
 func (ts *Tables) chain(t *abi.Table, name string) (*abi.Chain, error) {
@@ -150,15 +169,15 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 		}
 		return last
 	case 'E':
+		if t.Chain(cmd.NewName) != nil {
+			return otherErr("File exists.")
+		}
 		c, err := ts.chain(t, cmd.Chain)
 		if err != nil {
 			return err
 		}
 		if c.Builtin() {
 			return errInvalidArg
-		}
-		if t.Chain(cmd.NewName) != nil {
-			return otherErr("File exists.")
 		}
 		old := c.Name
 		removeChain(t, c)
@@ -230,14 +249,15 @@ func (ts *Tables) zeroIn(t *abi.Table, cmd *Command, out io.Writer) error {
 				return errBadIndex
 			}
 			c.Rules[cmd.RuleNum-1].Counters = abi.Counters{}
+			c.Rules[cmd.RuleNum-1].CountersSet = true
 			continue
 		}
 		if cmd.Verbose {
 			fmt.Fprintf(out, "Zeroing chain `%s'\n", c.Name)
 		}
-		c.Counters = abi.Counters{}
+		c.Counters, c.CountersSet = abi.Counters{}, true
 		for _, r := range c.Rules {
-			r.Counters = abi.Counters{}
+			r.Counters, r.CountersSet = abi.Counters{}, true
 		}
 	}
 	return nil
@@ -254,4 +274,44 @@ func deleteChain(t *abi.Table, c *abi.Chain) error {
 	}
 	removeChain(t, c)
 	return nil
+}
+
+// help prints the usage and, like iptables, the help of the protocol match
+// of -p and of the matches given with -m (the ICMP type lists).
+func (ts *Tables) help(out io.Writer, cmd *Command) error {
+	var w strings.Builder
+	prog := famCmd(ts.Family)
+	fmt.Fprintf(&w, "%s %s\n\nUsage: %s -[ACD] chain rule-specification [options]\n", prog, Version, prog)
+	fmt.Fprintf(&w, "       %s -I chain [rulenum] rule-specification [options]\n", prog)
+	fmt.Fprintf(&w, "       %s -R chain rulenum rule-specification [options]\n", prog)
+	fmt.Fprintf(&w, "       %s -D chain rulenum [options]\n", prog)
+	fmt.Fprintf(&w, "       %s -[LS] [chain [rulenum]] [options]\n", prog)
+	fmt.Fprintf(&w, "       %s -[FZ] [chain] [options]\n", prog)
+	fmt.Fprintf(&w, "       %s -[NX] chain\n", prog)
+	fmt.Fprintf(&w, "       %s -E old-chain-name new-chain-name\n", prog)
+	fmt.Fprintf(&w, "       %s -P chain target [options]\n", prog)
+	fmt.Fprintf(&w, "       %s -h (print this help information)\n", prog)
+	names := map[string]bool{}
+	if cmd.Spec != nil {
+		if cmd.Spec.Proto {
+			names[protoName(cmd.Spec.IP.Proto)] = true
+		}
+		for _, m := range cmd.Spec.Matches {
+			names[m.ext.name] = true
+		}
+	}
+	if names["icmp"] && ts.Family == abi.IPv4 {
+		w.WriteString("\nicmp match options:\n[!] --icmp-type typename\tmatch icmp type\n[!] --icmp-type type[/code]\t(or numeric type or type/code)\nValid ICMP Types:\n")
+		for _, n := range icmpNames {
+			w.WriteString(n.name + "\n")
+		}
+	}
+	if (names["icmp6"] || names["ipv6-icmp"]) && ts.Family == abi.IPv6 {
+		w.WriteString("\nicmpv6 match options:\n[!] --icmpv6-type typename\tmatch icmpv6 type\n\t\t\t\t(or numeric type or type/code)\nValid ICMPv6 Types:\n")
+		for _, n := range icmp6Names {
+			w.WriteString(n.name + "\n")
+		}
+	}
+	_, err := io.WriteString(out, w.String())
+	return err
 }

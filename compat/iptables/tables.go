@@ -44,6 +44,11 @@ type Tables struct {
 	// Loader, when set, is asked for a table before creating an empty
 	// one (for example to read it from the kernel).
 	Loader func(name string) (*abi.Table, error)
+
+	// read holds the masked blobs of tables read by a KernelTables loader.
+	read map[string][]byte
+	// countersChanged marks tables whose counters were set or zeroed.
+	countersChanged map[string]bool
 }
 
 // NewTables returns an empty set of tables.

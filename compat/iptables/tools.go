@@ -87,6 +87,18 @@ func SaveMain(ts *Tables, args []string, stdout, stderr io.Writer) int {
 			tables = []string{strings.TrimPrefix(a, "--table=")}
 		case a == "-M" || a == "--modprobe":
 			i++
+		case a == "-f" || a == "--file":
+			if i+1 >= len(args) {
+				return ReportError(ts.Family, "-save", paramErr("option \"-f\" requires an argument"), stderr)
+			}
+			i++
+			f, err := os.Create(args[i])
+			if err != nil {
+				fmt.Fprintf(stderr, "Failed to open file, error: %v\n", err)
+				return ExitOther
+			}
+			defer f.Close()
+			stdout = f
 		case a == "-V" || a == "--version":
 			fmt.Fprintf(stdout, "%s-save %s\n", famCmd(ts.Family), Version)
 			return ExitOK

@@ -181,3 +181,29 @@ func putStandardVerdict(t []byte, v int32) {
 	ne.PutUint16(t, StandardTargetSize)
 	ne.PutUint32(t[ExtHeaderSize:], uint32(v))
 }
+
+// EntryCounters returns one counter pair per entry of Encode(t)'s blob, in
+// blob order, for SO_SET_ADD_COUNTERS after a replace: ERROR entries get
+// zero; a rule (or policy/RETURN entry) decoded from the old table whose
+// counters were not set explicitly gets old[Origin-1], the kernel's counters
+// as the replace returned them; anything else its own Counters. This is
+// libiptc's counter map.
+func EntryCounters(t *Table, old []Counters) []Counters {
+	pick := func(origin int, set bool, own Counters) Counters {
+		if origin > 0 && !set && origin <= len(old) {
+			return old[origin-1]
+		}
+		return own
+	}
+	var out []Counters
+	for _, c := range t.Chains {
+		if !c.Builtin() {
+			out = append(out, Counters{})
+		}
+		for _, r := range c.Rules {
+			out = append(out, pick(r.Origin, r.CountersSet, r.Counters))
+		}
+		out = append(out, pick(c.Origin, c.CountersSet, c.Counters))
+	}
+	return append(out, Counters{})
+}

@@ -92,6 +92,7 @@ func structure(fam Family, info Info, entries []*rawEntry) (*Table, error) {
 		if cur.Builtin() && i == underflowIdx[cur.Hook] {
 			cur.Policy = e.verdict()
 			cur.Counters = e.counters
+			cur.Origin = i + 1
 			cur = nil
 			continue
 		}
@@ -105,11 +106,12 @@ func structure(fam Family, info Info, entries []*rawEntry) (*Table, error) {
 					return nil, badf("user chain %s does not end with an unconditional RETURN (offset %d)", cur.Name, e.off)
 				}
 				cur.Counters = e.counters
+				cur.Origin = i + 1
 				cur = nil
 				continue
 			}
 		}
-		r := &Rule{IP: e.ip, Matches: e.matches, Counters: e.counters, NFCache: e.nfcache}
+		r := &Rule{IP: e.ip, Matches: e.matches, Counters: e.counters, NFCache: e.nfcache, Origin: i + 1}
 		for j := range r.Matches {
 			m := &r.Matches[j]
 			if c := xt.Lookup(xt.Match, fam.XTFamily(), m.Name, m.Revision); c != nil {

@@ -76,6 +76,12 @@ type Chain struct {
 	// of a user chain's final RETURN entry.
 	Counters Counters
 	Rules    []*Rule
+	// Origin is the 1-based index, in the blob the chain was decoded from,
+	// of its policy or RETURN entry; 0 for a chain built in memory.
+	Origin int
+	// CountersSet marks Counters as set explicitly (zeroed, or given by
+	// a restore with --counters) rather than carried from the kernel.
+	CountersSet bool
 }
 
 // Builtin tells whether the chain is attached to a hook.
@@ -155,6 +161,13 @@ type Rule struct {
 	Counters Counters
 	// NFCache is the entry's nfcache field, kept as found.
 	NFCache uint32
+	// Origin is the 1-based index of the entry in the blob the rule was
+	// decoded from; 0 for a rule built in memory. Writers use it to carry
+	// the kernel's live counters over a table replacement, like libiptc.
+	Origin int
+	// CountersSet marks Counters as set explicitly (-c, -Z, restore
+	// --counters) rather than carried from the kernel.
+	CountersSet bool
 }
 
 // Chain returns the chain with the given name or nil.
