@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -483,5 +484,62 @@ chain new_tc BF_HOOK_TC_INGRESS{iface=%[1]s} ACCEPT`, v.NameA))
 	cs := e.chains(a)
 	if len(cs) != 2 || !cs["new_xdp"].Attached || !cs["new_tc"].Attached {
 		t.Fatalf("chains: %+v", cs)
+	}
+}
+
+// TestE2ERepairInterruptedRepin simulates a daemon killed inside an
+// in-place swap, between the unpin of the old program and maps and the
+// pinning of the new ones: the chain's directory holds only its links and
+// the context has the update pending. The next daemon rebuilds the pins
+// and the new version is in force.
+func TestE2ERepairInterruptedRepin(t *testing.T) {
+	e := newE2E(t, "--no-iptables")
+	a, b := testenv.NewNetns(t), testenv.NewNetns(t)
+	v := testenv.NewVethPair(t, a, b, "198.18.25.1/24", "198.18.25.2/24")
+	e.start()
+	e.mustBfcli(a, "chain", "set", "-s", fmt.Sprintf("chain w BF_HOOK_XDP{iface=%s} ACCEPT rule ip4.proto icmp counter DROP", v.NameA))
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ctxFile := filepath.Join(e.run, ContextFileName)
+	data, err := os.ReadFile(ctxFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := decodeContext(data)
+	if err != nil || len(sc.Chains) != 1 {
+		t.Fatalf("context: %v", err)
+	}
+	old := sc.Chains[0]
+	next := *old
+	next.Chain = parseChain(t, "chain w BF_HOOK_XDP ACCEPT rule ip4.proto icmp counter ACCEPT")
+	next.Chain.HookOpts = old.Chain.HookOpts
+	sc.Pending = &pendingPlan{Front: "cli", Add: []*entry{&next}}
+	dir := filepath.Join(e.bpffs, PinDirName, old.Pin)
+	des, _ := os.ReadDir(dir)
+	removed := 0
+	for _, de := range des {
+		if !strings.HasPrefix(de.Name(), "link") {
+			os.Remove(filepath.Join(dir, de.Name()))
+			removed++
+		}
+	}
+	if removed == 0 || len(des) == removed {
+		t.Fatalf("pin directory %s: %d entries, %d removed", dir, len(des), removed)
+	}
+	b2, _ := json.Marshal(sc)
+	if err := os.WriteFile(ctxFile, b2, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	c, ok := e.chains(a)["w"]
+	if !ok || !c.Attached || c.Chain.Rules[0].Verdict.Kind.String() != "ACCEPT" {
+		t.Fatalf("after repair: %+v\n%s", c, e.out)
+	}
+	if n := pings(t, b, v.AddrA.Addr(), 2); n != 2 {
+		t.Fatalf("new version not in force: %d of 2 pings answered\n%s", n, e.out)
+	}
+	if !strings.Contains(e.out.String(), "rebuilt the pins") {
+		t.Fatalf("no repair happened:\n%s", e.out)
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/bpfilter-go/bpfilter/backend"
+	"github.com/bpfilter-go/bpfilter/bpf"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
 	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -152,4 +154,50 @@ func (p *engineProgram) Release() error {
 	err := p.c.Release()
 	p.c = nil
 	return err
+}
+
+// Repair rebuilds the pin directory of an attached chain whose program and
+// map pins are missing while its links are still pinned: what a daemon
+// killed inside an in-place swap leaves (engine Replace unpins the old
+// program and maps, then pins the new ones). c is loaded again, swapped
+// into the pinned links and pinned in dir, so Restore(dir, c) works. Call
+// it in the chain's network namespace.
+func (l EngineLoader) Repair(dir string, c *ir.Chain) error {
+	if _, err := os.Stat(filepath.Join(dir, backend.ProgramName)); err == nil {
+		return fmt.Errorf("%s still has its program pin: nothing to repair", dir)
+	}
+	att, err := bpf.LoadPinnedAttachment(dir, c.Hook, c.HookOpts)
+	if err != nil {
+		return fmt.Errorf("re-opening the links pinned in %s: %w", dir, err)
+	}
+	defer att.Release()
+	links := map[string]bool{}
+	for _, n := range bpf.LinkPinNames(c.Hook) {
+		links[n] = true
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		if !links[de.Name()] {
+			// A map pinned again before the interruption.
+			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
+				return fmt.Errorf("removing a stale pin: %w", err)
+			}
+		}
+	}
+	ch, err := engine.Load(c, l.Options)
+	if err != nil {
+		return err
+	}
+	if err := att.Update(ch.Collection().Programs[backend.ProgramName]); err != nil {
+		ch.Close()
+		return fmt.Errorf("swapping the reloaded chain into the pinned links: %w", err)
+	}
+	if err := ch.Pin(dir); err != nil {
+		ch.Release()
+		return err
+	}
+	return ch.Release()
 }

@@ -46,3 +46,10 @@ type Loader interface {
 	// Restore re-opens the objects Pin left under dir.
 	Restore(dir string, c *ir.Chain) (Program, error)
 }
+
+// repairer is implemented by loaders that can rebuild the pin directory of
+// an attached chain whose program pins are missing while its links are
+// pinned (EngineLoader.Repair).
+type repairer interface {
+	Repair(dir string, c *ir.Chain) error
+}

@@ -78,7 +78,22 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 		if s.pinDir(n) != s.pinDir(e) {
 			continue
 		}
-		if p2, err2 := restore(n.Chain); err2 == nil {
+		p2, err2 := restore(n.Chain)
+		if err2 != nil && e.Attached {
+			// Killed between the unpin and the re-pin of an in-place
+			// swap: only the links are pinned. Rebuild the directory with
+			// the new version, which the links run.
+			if r, ok := s.loader.(repairer); ok {
+				rerr := s.ns.InNetnsID(e.NetnsID, func() error { return r.Repair(s.pinDir(e), n.Chain) })
+				if rerr == nil {
+					s.log.Warn("rebuilt the pins of a chain interrupted in the middle of a swap", "chain", n.name(), "dir", s.pinDir(e))
+					p2, err2 = restore(n.Chain)
+				} else {
+					s.log.Error("repairing the pins of an interrupted swap", "chain", n.name(), "err", rerr)
+				}
+			}
+		}
+		if err2 == nil {
 			s.log.Info("the interrupted update had already replaced the chain", "chain", e.name())
 			e.Chain, e.Offsets = n.Chain.Clone(), n.Offsets
 			return p2, nil
