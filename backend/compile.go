@@ -125,7 +125,23 @@ func (g *gen) emitRule(rp *rulePlan) error {
 	next := ruleNextLabel(i)
 	b.label(ruleLabel(i))
 	b.comment("rule %d: %s", i, ruleSummary(g.chain, r))
+	var combined, other []*ir.Match
 	for _, m := range rp.matches {
+		if combinable(m) {
+			combined = append(combined, m)
+		} else {
+			other = append(other, m)
+		}
+	}
+	if len(combined) < 2 {
+		other, combined = rp.matches, nil
+	}
+	if len(combined) > 0 {
+		if err := g.emitCombined(combined, next); err != nil {
+			return fmt.Errorf("rule %d: %w", i, err)
+		}
+	}
+	for _, m := range other {
 		if err := g.emitMatch(m, next); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)
 		}

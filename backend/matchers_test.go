@@ -109,6 +109,15 @@ func TestMatchersEveryHook(t *testing.T) {
 					c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{cases[i]}, Verdict: ir.Verdict{Kind: ir.Continue}})
 				}
 			}
+			// The same cases again, each with a second match that always
+			// holds, so that they go through the branch-free code of rules
+			// with several compares (combine.go).
+			always := eqMatch(t, ir.MetaL3Proto, "0x1234", true)
+			for i := range cases {
+				if cases[i].Field.ValidOn(h) {
+					c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{cases[i], always}, Verdict: ir.Verdict{Kind: ir.Continue}})
+				}
+			}
 			addSetRules(t, c)
 			l := compileAndLoad(t, c)
 			hit, miss := map[string]bool{}, map[string]bool{}
@@ -173,10 +182,14 @@ func b2u(b bool) uint64 {
 // ruleKey names the field (or set) a single-match rule tests.
 func ruleKey(c *ir.Chain, r *ir.Rule) string {
 	m := r.Matches[0]
-	if m.Op == ir.OpIn {
-		return "set " + m.Set
+	prefix := ""
+	if len(r.Matches) > 1 {
+		prefix = "combined "
 	}
-	return m.Field.String()
+	if m.Op == ir.OpIn {
+		return prefix + "set " + m.Set
+	}
+	return prefix + m.Field.String()
 }
 
 // checkFieldCoverage fails when a field never matched or never missed over
