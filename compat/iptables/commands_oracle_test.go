@@ -173,3 +173,71 @@ func oracleCommands(t *testing.T, fam abi.Family) {
 		}
 	}
 }
+
+// kernelCheckSequence exercises the table and hook restrictions the kernel
+// enforces, through user chains too.
+var kernelCheckSequence = []string{
+	"-t mangle -A INPUT -j REJECT",
+	"-t raw -A PREROUTING -j REJECT",
+	"-N u",
+	"-A u -j REJECT",
+	"-A INPUT -j u",
+	"-N w",
+	"-A w -m mac --mac-source 00:11:22:33:44:55",
+	"-A OUTPUT -j w",
+	"-A FORWARD -j w",
+	"-N v",
+	"-A v -m addrtype --src-type LOCAL --limit-iface-in",
+	"-A w -j v",
+	"-A OUTPUT -j v",
+	"-t mangle -A PREROUTING -m mac --mac-source 00:11:22:33:44:55",
+	"-t mangle -A POSTROUTING -m mac --mac-source 00:11:22:33:44:55",
+	"-S",
+}
+
+// TestOracleKernelChecks compares exit statuses, first error lines and
+// blobs with iptables-legacy for rules the kernel refuses by table or hook.
+func TestOracleKernelChecks(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "iptables-legacy")
+	ns := testenv.NewNetns(t)
+	conn, err := kernel.OpenInNetns(abi.IPv4, ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ours := NewTables(abi.IPv4)
+	for _, line := range kernelCheckSequence {
+		args := strings.Fields(line)
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "iptables-legacy"}, args...)...)
+		var lout, lerr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &lout, &lerr
+		lcode := 0
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatal(err)
+			}
+			lcode = ee.ExitCode()
+		}
+		var oout, oerr bytes.Buffer
+		ocode := Main(ours, args, &oout, &oerr)
+		if lcode != ocode || firstLine(lerr.String()) != firstLine(oerr.String()) || lout.String() != oout.String() {
+			t.Errorf("%q: exit %d %q %q; iptables-legacy %d %q %q", line, ocode, firstLine(oerr.String()), oout.String(), lcode, firstLine(lerr.String()), lout.String())
+		}
+		for _, table := range []string{"filter", "mangle"} {
+			_, _, blob, err := conn.ReadTable(table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ot, _ := ours.Table(table)
+			_, enc, err := abi.Encode(ot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(abi.MaskVolatile(abi.IPv4, enc), abi.MaskVolatile(abi.IPv4, blob)) {
+				t.Fatalf("%q: %s tables differ", line, table)
+			}
+		}
+	}
+}

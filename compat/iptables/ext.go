@@ -52,9 +52,15 @@ type ext struct {
 	save func(w *strings.Builder, fam abi.Family, ip *abi.IPHeader, info xt.Info)
 	// print writes the -L form, with a leading space unless empty.
 	print func(w *strings.Builder, fam abi.Family, ip *abi.IPHeader, info xt.Info, numeric bool)
-	// kernelCheck mirrors the kernel's checkentry for rules in chain
-	// (hook < 0 for user chains): an error is reported as EINVAL.
+	// kernelCheck mirrors the kernel's checkentry, called once for each
+	// hook the rule's chain is reachable from (once with hook -1 when
+	// none): an error is reported as EINVAL.
 	kernelCheck func(fam abi.Family, ip *abi.IPHeader, info xt.Info, hook int) error
+	// table and hooks restrict where the kernel accepts the extension
+	// (the .table and .hooks of its xt_match/xt_target); empty and 0 mean
+	// anywhere.
+	table string
+	hooks uint32
 	// alias is the name -m accepts and save prints when it differs from
 	// the kernel name (state is conntrack with the alias flag).
 	alias string

@@ -360,12 +360,7 @@ func init() {
 			w.WriteString(" ")
 			writeMAC(w, m.Addr)
 		},
-		kernelCheck: func(fam abi.Family, ip *abi.IPHeader, info xt.Info, hook int) error {
-			if hook == abi.HookLocalOut || hook == abi.HookPostRouting {
-				return fmt.Errorf("mac match is only valid in PREROUTING, INPUT and FORWARD")
-			}
-			return nil
-		},
+		hooks: 1<<abi.HookPreRouting | 1<<abi.HookLocalIn | 1<<abi.HookForward,
 	})
 	registerExt(&ext{
 		name: "pkttype", kind: xt.Match,

@@ -161,8 +161,9 @@ func init() {
 		},
 	})
 	registerExt(&ext{
-		name: "REJECT", kind: xt.Target,
-		opts: []extOpt{{"reject-with", needArg, false}},
+		name: "REJECT", kind: xt.Target, table: "filter",
+		hooks: 1<<abi.HookLocalIn | 1<<abi.HookForward | 1<<abi.HookLocalOut,
+		opts:  []extOpt{{"reject-with", needArg, false}},
 		init: func(fam abi.Family) xt.Info {
 			if fam == abi.IPv6 {
 				return &xt.Reject{With: xt.Reject6PortUnreach}

@@ -58,26 +58,80 @@ func buildRules(fam abi.Family, spec *RuleSpec, t *abi.Table) ([]*abi.Rule, erro
 	return out, nil
 }
 
-// kernelCheck refuses what the kernel's checkentry functions refuse, with
+// reachableHooks returns, for every chain, the hooks it can be reached
+// from: a builtin chain's own, and for a user chain those of every chain
+// jumping or going to it (the kernel's mark_source_chains).
+func reachableHooks(t *abi.Table) map[string]uint32 {
+	hooks := map[string]uint32{}
+	for _, c := range t.Chains {
+		if c.Builtin() {
+			hooks[c.Name] = 1 << c.Hook
+		}
+	}
+	for changed, rounds := true, 0; changed && rounds <= len(t.Chains); rounds++ {
+		changed = false
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				if r.Target.Kind != abi.TargetJump {
+					continue
+				}
+				if n := hooks[r.Target.Chain] | hooks[c.Name]; n != hooks[r.Target.Chain] {
+					hooks[r.Target.Chain] = n
+					changed = true
+				}
+			}
+		}
+	}
+	return hooks
+}
+
+// checkTable refuses what the kernel's xt_check_match/xt_check_target and
+// the extensions' checkentry functions refuse for the whole table, with
 // the EINVAL message iptables prints.
-func kernelCheck(fam abi.Family, r *abi.Rule, c *abi.Chain) error {
-	check := func(kind xt.Kind, name string, rev uint8, info xt.Info) error {
-		e := extFor(kind, fam, name, rev, info)
-		if e == nil || e.kernelCheck == nil {
-			return nil
+func checkTable(fam abi.Family, t *abi.Table) error {
+	hooks := reachableHooks(t)
+	for _, c := range t.Chains {
+		mask := hooks[c.Name]
+		for i, r := range c.Rules {
+			check := func(kind xt.Kind, name string, rev uint8, info xt.Info) error {
+				e := extFor(kind, fam, name, rev, info)
+				if e == nil {
+					return nil
+				}
+				if e.table != "" && e.table != t.Name {
+					return fmt.Errorf("%w (%s %s is only valid in the %s table)", errInvalidArg, kind, name, e.table)
+				}
+				if e.hooks != 0 && mask&^e.hooks != 0 {
+					return fmt.Errorf("%w (%s %s is not valid in chain %s rule %d: reachable from hooks %#x, allowed %#x)", errInvalidArg, kind, name, c.Name, i+1, mask, e.hooks)
+				}
+				if e.kernelCheck == nil || info == nil {
+					return nil
+				}
+				for h := range abi.NumHooks {
+					if mask&(1<<h) != 0 {
+						if err := e.kernelCheck(fam, &r.IP, info, h); err != nil {
+							return fmt.Errorf("%w (%v)", errInvalidArg, err)
+						}
+					}
+				}
+				if mask == 0 {
+					if err := e.kernelCheck(fam, &r.IP, info, -1); err != nil {
+						return fmt.Errorf("%w (%v)", errInvalidArg, err)
+					}
+				}
+				return nil
+			}
+			for _, m := range r.Matches {
+				if err := check(xt.Match, m.Name, m.Revision, m.Info); err != nil {
+					return err
+				}
+			}
+			if r.Target.Kind == abi.TargetExtension {
+				if err := check(xt.Target, r.Target.Name, r.Target.Revision, r.Target.Info); err != nil {
+					return err
+				}
+			}
 		}
-		if err := e.kernelCheck(fam, &r.IP, info, c.Hook); err != nil {
-			return fmt.Errorf("%w (%v)", errInvalidArg, err)
-		}
-		return nil
-	}
-	for _, m := range r.Matches {
-		if err := check(xt.Match, m.Name, m.Revision, m.Info); err != nil {
-			return err
-		}
-	}
-	if r.Target.Kind == abi.TargetExtension {
-		return check(xt.Target, r.Target.Name, r.Target.Revision, r.Target.Info)
 	}
 	return nil
 }

@@ -152,10 +152,15 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 					}
 				}
 			}
-			cur = &Tables{Family: ts.Family, tables: map[string]*abi.Table{curName: t}}
+			cur = &Tables{Family: ts.Family, tables: map[string]*abi.Table{curName: t}, deferChecks: true}
 		case trimmed == "COMMIT":
 			if cur == nil {
 				return fail(otherErr("COMMIT without table at line %d", n))
+			}
+			if curName != "" {
+				if err := checkTable(ts.Family, cur.tables[curName]); err != nil {
+					return fail(err)
+				}
 			}
 			if curName != "" && !opts.Test {
 				ts.tables[curName] = cur.tables[curName]

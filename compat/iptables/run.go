@@ -50,6 +50,11 @@ func (ts *Tables) Do(cmd *Command, out io.Writer) error {
 	if err := ts.apply(t, cmd); err != nil {
 		return err
 	}
+	if !ts.deferChecks {
+		if err := checkTable(ts.Family, t); err != nil {
+			return err
+		}
+	}
 	ts.tables[t.Name] = t
 	if cmd.Op == 'Z' || (cmd.Spec != nil && cmd.Spec.Counters != (abi.Counters{})) {
 		ts.markCounters(t.Name)
@@ -96,9 +101,6 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 				if err := checkLoop(t, c.Name, r.Target.Chain); err != nil {
 					return err
 				}
-			}
-			if err := kernelCheck(fam, r, c); err != nil {
-				return err
 			}
 		}
 		switch cmd.Op {

@@ -49,6 +49,9 @@ type Tables struct {
 	read map[string][]byte
 	// countersChanged marks tables whose counters were set or zeroed.
 	countersChanged map[string]bool
+	// deferChecks skips the kernel-side checks after each command; a
+	// restore checks each table once, at COMMIT, like the kernel.
+	deferChecks bool
 }
 
 // NewTables returns an empty set of tables.
