@@ -46,7 +46,12 @@ func (ts *Tables) Do(cmd *Command, out io.Writer) error {
 	case 'S':
 		return ts.listRules(out, orig, cmd)
 	}
-	t := cloneTable(orig)
+	// A restore's scratch tables are thrown away on failure, so they are
+	// changed in place; anything else works on a copy.
+	t := orig
+	if !ts.deferChecks {
+		t = cloneTable(orig)
+	}
 	if err := ts.apply(t, cmd); err != nil {
 		return err
 	}
