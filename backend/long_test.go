@@ -48,3 +48,23 @@ func TestLongChain(t *testing.T) {
 func ipString(b []byte) string {
 	return itoa(int(b[0])) + "." + itoa(int(b[1])) + "." + itoa(int(b[2])) + "." + itoa(int(b[3]))
 }
+
+// TestManyTwoMatchRules loads more two-match rules than the verifier's
+// limit of pending branches (8192): it only loads because such rules jump
+// once (combine.go).
+func TestManyTwoMatchRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a 9000-rule chain (seconds of verification)")
+	}
+	const n = 9000
+	c := &ir.Chain{Name: "many", Hook: ir.HookXDP, Policy: ir.Verdict{Kind: ir.Accept}}
+	for i := 0; i < n; i++ {
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{
+			{Field: ir.IP4Saddr, Value: []byte{10, 0, byte(i >> 8), byte(i)}},
+			{Field: ir.TCPDport, Value: []byte{byte(i >> 8), byte(i)}},
+		}, Verdict: ir.Verdict{Kind: ir.Drop}})
+	}
+	l := compileAndLoad(t, c)
+	l.check(t, testPacket{frame: tcp4("10.0.35.39", "198.18.0.2", 1, 9000-1, 0)})
+	l.check(t, testPacket{frame: tcp4("10.0.35.39", "198.18.0.2", 1, 9000-2, 0)})
+}
