@@ -477,13 +477,22 @@ chain bad BF_HOOK_CGROUP_SKB_INGRESS{cgpath=/sys/fs/cgroup/no/such/cgroup} ACCEP
 	}
 	e.mustBfcli(a, "ruleset", "set", "-s", fmt.Sprintf(`
 chain new_xdp BF_HOOK_XDP{iface=%[1]s} ACCEPT rule ip4.proto icmp counter ACCEPT
-chain new_tc BF_HOOK_TC_INGRESS{iface=%[1]s} ACCEPT`, v.NameA))
+chain new_tc BF_HOOK_TC_INGRESS{iface=%[1]s} NEXT`, v.NameA))
 	if n := pings(t, b, v.AddrA.Addr(), 2); n != 2 {
 		t.Fatalf("new ruleset: %d of 2 pings answered", n)
 	}
 	cs := e.chains(a)
 	if len(cs) != 2 || !cs["new_xdp"].Attached || !cs["new_tc"].Attached {
 		t.Fatalf("chains: %+v", cs)
+	}
+	// TCX stacks a second chain on the interface (reached because new_tc
+	// defers with NEXT); XDP does not.
+	e.mustBfcli(a, "chain", "set", "-s", fmt.Sprintf("chain more_tc BF_HOOK_TC_INGRESS{iface=%s} ACCEPT rule ip4.proto icmp counter DROP", v.NameA))
+	if n := pings(t, b, v.AddrA.Addr(), 2); n != 0 {
+		t.Fatalf("stacked TC chain not in force: %d pings through", n)
+	}
+	if _, err := e.bfcli(a, "chain", "set", "-s", fmt.Sprintf("chain more_xdp BF_HOOK_XDP{iface=%s} ACCEPT", v.NameA)); err == nil || !strings.Contains(err.Error(), "new_xdp is already attached") {
+		t.Fatalf("second XDP chain on an interface: %v", err)
 	}
 }
 

@@ -126,7 +126,11 @@ func (p *fakeProg) Attach(o ir.HookOpts) error {
 		key = fmt.Sprintf("netns%d:%s", k.netns, key)
 	}
 	if k.attached[key] != nil {
-		return fmt.Errorf("attach point %s is busy", key)
+		if exclusive(p.chain.Hook) {
+			return fmt.Errorf("attach point %s is busy", key)
+		}
+		// TCX and cgroup links stack.
+		key = fmt.Sprintf("%s#%d", key, k.nextID+1)
 	}
 	k.nextID++
 	l := &fakeLink{id: k.nextID, key: key, prog: p}

@@ -108,6 +108,9 @@ func (s *State) checkPlan(p *plan) error {
 		if old := s.chains[e.name()]; old != nil && old.Front != p.front {
 			return errorf(proto.EPERM, "chain %s belongs to the %s frontend", e.name(), old.Front)
 		}
+		if !exclusive(e.Chain.Hook) {
+			continue
+		}
 		for _, k := range e.Keys {
 			if other, ok := taken[k]; ok {
 				return errorf(proto.EEXIST, "chains %s and %s would both attach to %s", other, e.name(), k)
@@ -116,6 +119,9 @@ func (s *State) checkPlan(p *plan) error {
 		}
 	}
 	for _, e := range p.add {
+		if !exclusive(e.Chain.Hook) {
+			continue
+		}
 		if n, k := s.conflict(e.Keys, skip); n != "" {
 			return errorf(proto.EEXIST, "chain %s cannot attach to %s: chain %s is already attached there", e.name(), k, n)
 		}

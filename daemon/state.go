@@ -148,11 +148,13 @@ func (s *State) sortedNames() []string {
 	return names
 }
 
-// attachKeys returns the identifiers of what attaching c occupies, so a
-// second chain on the same spot is refused with EEXIST: the interface for
-// XDP and for each TC direction, the cgroup for each cgroup hook, each
-// priority for each netfilter hook. Interfaces and netfilter hooks are
-// per network namespace; cgroups are identified by inode.
+// attachKeys returns the identifiers of the spot attaching c occupies: the
+// interface for XDP and for each TC direction, the cgroup for each cgroup
+// hook, each priority for each netfilter hook. Interfaces and netfilter
+// hooks are per network namespace; cgroups are identified by inode. On
+// exclusive hooks (see exclusive) a second chain on a spot is refused with
+// EEXIST; on the others the keys only decide which new chain takes over an
+// old one's attachment in place.
 func attachKeys(c *ir.Chain, netns uint64, cgroupIno uint64) []string {
 	h := c.Hook
 	switch h.Flavour() {
@@ -168,6 +170,15 @@ func attachKeys(c *ir.Chain, netns uint64, cgroupIno uint64) []string {
 		return []string{fmt.Sprintf("%s/cgroup-ino:%d", h, cgroupIno)}
 	}
 	return nil
+}
+
+// exclusive reports whether a spot of hook h holds a single chain: one XDP
+// program per interface, one program per netfilter hook and priority. TCX
+// and cgroup links stack several programs on one interface or cgroup, as
+// upstream bpfilter allows.
+func exclusive(h ir.Hook) bool {
+	f := h.Flavour()
+	return f == ir.FlavourXDP || f == ir.FlavourNF
 }
 
 func sameKeys(a, b []string) bool {
@@ -187,7 +198,7 @@ func sameKeys(a, b []string) bool {
 func (s *State) conflict(keys []string, skip map[string]bool) (string, string) {
 	for _, n := range s.sortedNames() {
 		e := s.chains[n]
-		if skip[n] || !e.Attached {
+		if skip[n] || !e.Attached || !exclusive(e.Chain.Hook) {
 			continue
 		}
 		for _, k := range e.Keys {
