@@ -93,7 +93,14 @@ func extFor(kind xt.Kind, fam abi.Family, name string, rev uint8, info xt.Info) 
 			continue
 		}
 		if e.alias != "" {
-			if ct, ok := info.(*xt.Conntrack); ok && ct.MatchFlags&xt.CTStateAlias != 0 {
+			var flags uint16
+			switch ct := info.(type) {
+			case *xt.Conntrack:
+				flags = ct.MatchFlags
+			case *xt.ConntrackOld:
+				flags = ct.MatchFlags
+			}
+			if flags&xt.CTStateAlias != 0 {
 				return e
 			}
 			continue

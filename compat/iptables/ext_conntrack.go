@@ -347,3 +347,18 @@ func init() {
 		},
 	})
 }
+
+// Older conntrack revisions (1 and 2) are decoded and listed, never built:
+// iptables 1.8.9 writes revision 3.
+func init() {
+	for _, rev := range []uint8{1, 2} {
+		save := func(w *strings.Builder, fam abi.Family, ip *abi.IPHeader, info xt.Info) {
+			ctDump(w, fam, info.(*xt.ConntrackOld).AsV3(), "--", true)
+		}
+		print := func(w *strings.Builder, fam abi.Family, ip *abi.IPHeader, info xt.Info, numeric bool) {
+			ctDump(w, fam, info.(*xt.ConntrackOld).AsV3(), "", numeric)
+		}
+		registerExt(&ext{name: "conntrack", kind: xt.Match, rev: rev, alias: "state", decodeOnly: true, save: save, print: print})
+		registerExt(&ext{name: "conntrack", kind: xt.Match, rev: rev, decodeOnly: true, save: save, print: print})
+	}
+}

@@ -53,6 +53,12 @@ int main(void) {
 	P("iprange/1", XT_ALIGN(sizeof(struct xt_iprange_mtinfo)));
 	P("iprange.flags", offsetof(struct xt_iprange_mtinfo, flags));
 	P("conntrack/3", XT_ALIGN(sizeof(struct xt_conntrack_mtinfo3)));
+	P("conntrack/1", XT_ALIGN(sizeof(struct xt_conntrack_mtinfo1)));
+	P("conntrack/2", XT_ALIGN(sizeof(struct xt_conntrack_mtinfo2)));
+	P("conntrack1.match_flags", offsetof(struct xt_conntrack_mtinfo1, match_flags));
+	P("conntrack1.status_mask", offsetof(struct xt_conntrack_mtinfo1, status_mask));
+	P("conntrack2.status_mask", offsetof(struct xt_conntrack_mtinfo2, status_mask));
+	P("conntrack1.origsrc_port", offsetof(struct xt_conntrack_mtinfo1, origsrc_port));
 	P("conntrack.expires_min", offsetof(struct xt_conntrack_mtinfo3, expires_min));
 	P("conntrack.l4proto", offsetof(struct xt_conntrack_mtinfo3, l4proto));
 	P("conntrack.match_flags", offsetof(struct xt_conntrack_mtinfo3, match_flags));
@@ -122,7 +128,10 @@ int main(void) {
 		"icmp": size(Match, IPv4, "icmp", 0), "icmp6": size(Match, IPv6, "icmp6", 0),
 		"multiport/1": size(Match, IPv4, "multiport", 1), "multiport.pflags": 32, "multiport.invert": 47,
 		"iprange/1": size(Match, IPv4, "iprange", 1), "iprange.flags": 64,
-		"conntrack/3": size(Match, IPv4, "conntrack", 3), "conntrack.expires_min": 128, "conntrack.l4proto": 136,
+		"conntrack/3": size(Match, IPv4, "conntrack", 3),
+		"conntrack/1": size(Match, IPv4, "conntrack", 1), "conntrack/2": size(Match, IPv4, "conntrack", 2),
+		"conntrack1.match_flags": 146, "conntrack1.status_mask": 151, "conntrack2.status_mask": 152,
+		"conntrack1.origsrc_port": 138, "conntrack.expires_min": 128, "conntrack.l4proto": 136,
 		"conntrack.match_flags": 146, "conntrack.state_mask": 150, "conntrack.repldst_port_high": 160,
 		"conntrack.state_alias": CTStateAlias, "conntrack.untracked": CTStateUntracked, "conntrack.snat": CTStateSNAT, "conntrack.dnat": CTStateDNAT,
 		"state": size(Match, IPv4, "state", 0), "comment": size(Match, IPv4, "comment", 0),
