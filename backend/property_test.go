@@ -140,7 +140,7 @@ func mutate(rng *rand.Rand, frame []byte) []byte {
 // packet hook, random and mutated packets; verdict, per-rule counters,
 // policy and error counters must agree with ir.Eval.
 func TestRandomChainsAgainstEval(t *testing.T) {
-	const chainsPerHook, packetsPerChain = 12, 40
+	const chainsPerHook, packetsPerChain = 25, 60
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0x6270660a))
