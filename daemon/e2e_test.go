@@ -552,3 +552,17 @@ func TestE2ERepairInterruptedRepin(t *testing.T) {
 		t.Fatalf("no repair happened:\n%s", e.out)
 	}
 }
+
+// TestE2EVerbose: --verbose=bytecode dumps each program before it is
+// loaded, --verbose=debug logs requests, --buffer-len is accepted with them.
+func TestE2EVerbose(t *testing.T) {
+	e := newE2E(t, "-t", "--no-iptables", "-v", "bytecode", "--verbose=debug", "-b", "20")
+	e.start()
+	e.mustBfcli(e.ns, "chain", "load", "-s", "chain vb BF_HOOK_XDP ACCEPT rule ip4.proto icmp counter DROP")
+	out := e.out.String()
+	for _, want := range []string{"chain vb BF_HOOK_XDP:", "instructions", "request done", "cmd=chain.load"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("daemon output lacks %q:\n%s", want, out)
+		}
+	}
+}
