@@ -28,6 +28,9 @@ func (l EngineLoader) Load(c *ir.Chain) (Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.Options.Verbose && l.Options.Logger != nil && ch.VerifierLog != "" {
+		l.Options.Logger.Debug("verifier log", "chain", c.Name, "log", ch.VerifierLog)
+	}
 	return &engineProgram{c: ch}, nil
 }
 
