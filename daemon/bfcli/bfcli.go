@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -167,6 +168,8 @@ func (e *env) do(req *proto.Request) (*proto.Response, error) {
 		return nil, err
 	}
 	defer c.Close()
+	// Loading a large ruleset takes time, a hung daemon must not hang us.
+	c.Timeout = 5 * time.Minute
 	req.Front = proto.FrontCLI
 	return c.Do(req)
 }
