@@ -74,22 +74,17 @@ func (g *gen) emitMatch(m *ir.Match, next string) error {
 	case ir.OpAny, ir.OpAll:
 		g.toHost(asm.R1, rp, w)
 		v := int32(uint32(ir.Uint(m.Value)))
-		b := g.b
-		b.emit(asm.And.Imm32(asm.R1, v))
-		fail := asm.JEq // any: fails when no bit is set
+		g.b.emit(asm.And.Imm32(asm.R1, v))
+		// any holds when R1 != 0, all when R1 == v.
+		want := int32(0)
+		holdsIfEqual := false
 		if m.Op == ir.OpAll {
-			fail = asm.JNE // all: fails unless every bit is set
-			if m.Negate {
-				b.emit(asm.JEq.Imm32(asm.R1, v, next))
-			} else {
-				b.emit(fail.Imm32(asm.R1, v, next))
-			}
-			return nil
+			want, holdsIfEqual = v, true
 		}
-		if m.Negate {
-			b.emit(asm.JNE.Imm32(asm.R1, 0, next))
+		if holdsIfEqual == m.Negate {
+			g.b.emit(asm.JEq.Imm32(asm.R1, want, next))
 		} else {
-			b.emit(fail.Imm32(asm.R1, 0, next))
+			g.b.emit(asm.JNE.Imm32(asm.R1, want, next))
 		}
 	default:
 		return fmt.Errorf("matcher %s: unsupported operator %s", m.Field, m.Op)
