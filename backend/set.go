@@ -12,6 +12,10 @@ import (
 // setValue is the value stored for every set element.
 var setValue = []byte{1}
 
+// SetValue returns the map value of every set element (one byte, 1): the
+// engine writes it with SetKey when it adds elements at run time.
+func SetValue() []byte { return append([]byte(nil), setValue...) }
+
 // SetKey returns the map key of elem in set s: the concatenated key bytes
 // for hash sets; for LPM sets, the prefix length as a native-endian u32
 // followed by the address with the host bits cleared.

@@ -104,7 +104,7 @@ func TestSetUpdateAtRunTime(t *testing.T) {
 			elem.Key = []byte{0, 80, 198, 18, 0, 1}
 		}
 		m := l.coll.Maps[l.prog.SetMaps["dyn"]]
-		if err := m.Update(SetKey(s, elem), setValue, ebpf.UpdateAny); err != nil {
+		if err := m.Update(SetKey(s, elem), SetValue(), ebpf.UpdateAny); err != nil {
 			t.Fatalf("add element: %v", err)
 		}
 		s.Elems = append(s.Elems, elem)
