@@ -30,6 +30,19 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 	if c == nil {
 		return nil, errors.New("compile: nil chain")
 	}
+	for i, r := range c.Rules {
+		if r == nil {
+			return nil, fmt.Errorf("compile chain %s: rule %d is nil", c.Name, i)
+		}
+	}
+	for i, s := range c.Sets {
+		if s == nil {
+			return nil, fmt.Errorf("compile chain %s: set %d is nil", c.Name, i)
+		}
+	}
+	if !c.Hook.Valid() {
+		return nil, fmt.Errorf("compile chain %s: invalid hook %d", c.Name, c.Hook)
+	}
 	if c.User {
 		return nil, fmt.Errorf("compile chain %s: user chains are not supported by the backend yet", c.Name)
 	}

@@ -156,6 +156,9 @@ func TestCompileRefuses(t *testing.T) {
 			c.Rules = []*ir.Rule{{Matches: []ir.Match{{Field: ir.MetaMark, Value: make([]byte, 4)}}}}
 			return c
 		}(), "meta.mark is not supported by BF_HOOK_XDP"},
+		{"nil rule", func() *ir.Chain { c := base(); c.Rules = []*ir.Rule{nil}; return c }(), "rule 0 is nil"},
+		{"nil set", func() *ir.Chain { c := base(); c.Sets = []*ir.Set{nil}; return c }(), "set 0 is nil"},
+		{"invalid hook", func() *ir.Chain { c := base(); c.Hook = 200; return c }(), "invalid hook 200"},
 		{"wide set key", func() *ir.Chain { c := base(); c.Sets = []*ir.Set{wide}; return c }(), "key width 272"},
 		{"bad value width", func() *ir.Chain {
 			c := base()
