@@ -219,7 +219,7 @@ func (g *gen) emitVerdict(v ir.Verdict, slot int) error {
 		if v.Dir == ir.DirIn {
 			code = codeRedirectIn
 		}
-		b.emit(asm.StoreImm(asm.R10, stackRedirect, int64(v.Ifindex), asm.Word))
+		b.emit(asm.StoreImm(asm.R10, stackRedirect, int64(int32(v.Ifindex)), asm.Word))
 	} else {
 		var err error
 		if code, err = g.verdictCode(v.Kind); err != nil {
