@@ -106,12 +106,21 @@ func (h Hook) String() string {
 	return hookTable[h].name
 }
 
-// Flavour returns the program flavour used for the hook.
-func (h Hook) Flavour() Flavour { return hookTable[h].flavour }
+// FlavourInvalid is the flavour of an invalid hook: no program type.
+const FlavourInvalid Flavour = 255
+
+// Flavour returns the program flavour used for the hook (FlavourInvalid for
+// an invalid hook).
+func (h Hook) Flavour() Flavour {
+	if !h.Valid() {
+		return FlavourInvalid
+	}
+	return hookTable[h].flavour
+}
 
 // Ingress reports whether the hook sees packets on their way in (so
-// meta.iface is the input interface).
-func (h Hook) Ingress() bool { return hookTable[h].ingress }
+// meta.iface is the input interface). False for an invalid hook.
+func (h Hook) Ingress() bool { return h.Valid() && hookTable[h].ingress }
 
 // IsSockAddr reports whether the hook works on socket addresses rather than
 // packets.

@@ -80,3 +80,19 @@ func TestCloneIsDeep(t *testing.T) {
 		t.Fatal("Clone shares memory with the original")
 	}
 }
+
+func TestInvalidHookDoesNotPanic(t *testing.T) {
+	h := Hook(200)
+	if h.Valid() || h.Flavour() != FlavourInvalid || h.Ingress() || h.IsSockAddr() || h.SockAddrFamily() != 0 {
+		t.Fatalf("invalid hook: valid=%v flavour=%v ingress=%v", h.Valid(), h.Flavour(), h.Ingress())
+	}
+	if (HookOpts{Ifindex: 1}).Attachable(h) {
+		t.Fatal("invalid hook is attachable")
+	}
+	if err := (&Chain{Name: "c", Hook: h}).Validate(); err == nil {
+		t.Fatal("chain on an invalid hook validated")
+	}
+	if got := h.String(); got != "BF_HOOK_UNKNOWN(200)" {
+		t.Fatalf("String() = %q", got)
+	}
+}
