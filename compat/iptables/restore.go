@@ -20,6 +20,11 @@ type RestoreOptions struct {
 	Counters bool
 	// Table restores only this table when not empty (-T).
 	Table string
+	// Verbose prints, like iptables-restore -v without --noflush, the
+	// chains flushed and deleted and each rule added.
+	Verbose bool
+	// Out receives the verbose output; nil discards it.
+	Out io.Writer
 }
 
 // RestoreError is a restore failure with the line it happened at.
@@ -132,6 +137,17 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 				return fail(err)
 			}
 			t := cloneTable(base)
+			verbose := opts.Verbose && !opts.NoFlush && opts.Out != nil
+			if verbose {
+				for _, c := range base.Chains {
+					fmt.Fprintf(opts.Out, "Flushing chain `%s'\n", c.Name)
+				}
+				for _, c := range base.Chains {
+					if !c.Builtin() {
+						fmt.Fprintf(opts.Out, "Deleting chain `%s'\n", c.Name)
+					}
+				}
+			}
 			if !opts.NoFlush {
 				t, _ = NewTable(ts.Family, curName)
 				// Policies survive a flush, as with iptables-restore.
@@ -212,7 +228,11 @@ func (ts *Tables) Restore(r io.Reader, opts RestoreOptions) error {
 			if cmd.Spec != nil && hasCounters && opts.Counters {
 				cmd.Spec.Counters = counters
 			}
-			if err := cur.Do(cmd, io.Discard); err != nil {
+			out := io.Discard
+			if opts.Verbose && !opts.NoFlush && opts.Out != nil {
+				cmd.Verbose, out = true, opts.Out
+			}
+			if err := cur.Do(cmd, out); err != nil {
 				return fail(err)
 			}
 		}

@@ -27,6 +27,8 @@ var restoreSteps = []struct {
 	{nil, "*filter\n-A nochain -j ACCEPT\nCOMMIT\n"},
 	{[]string{"--noflush", "-c"}, "# comment\n*filter\n:OUTPUT DROP [1:1]\n-A OUTPUT -m comment --comment \"two words\" -j ACCEPT\nCOMMIT\n"},
 	{[]string{"-T", "filter"}, "*nat\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\n-A INPUT -p udp -j DROP\nCOMMIT\n"},
+	{[]string{"-v"}, "*filter\n:foo - [0:0]\n:bar - [0:0]\n-A foo -j ACCEPT\n-A INPUT -p tcp -s 198.18.0.1 --dport 22 -j foo\nCOMMIT\n"},
+	{[]string{"-v", "--noflush"}, "*filter\n:baz - [0:0]\n-F foo\n-X bar\n-A foo -j ACCEPT\nCOMMIT\n"},
 }
 
 func normalizeRestoreErr(s string) string {
@@ -50,8 +52,8 @@ func TestOracleRestoreOptions(t *testing.T) {
 	for i, step := range restoreSteps {
 		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "iptables-legacy-restore"}, step.args...)...)
 		cmd.Stdin = strings.NewReader(step.input)
-		var lerr bytes.Buffer
-		cmd.Stderr = &lerr
+		var lerr, lout bytes.Buffer
+		cmd.Stderr, cmd.Stdout = &lerr, &lout
 		lcode := 0
 		if err := cmd.Run(); err != nil {
 			var ee *exec.ExitError
@@ -60,8 +62,11 @@ func TestOracleRestoreOptions(t *testing.T) {
 			}
 			lcode = ee.ExitCode()
 		}
-		var oerr bytes.Buffer
-		ocode := RestoreMain(ours, step.args, strings.NewReader(step.input), &bytes.Buffer{}, &oerr)
+		var oerr, oout bytes.Buffer
+		ocode := RestoreMain(ours, step.args, strings.NewReader(step.input), &oout, &oerr)
+		if oout.String() != lout.String() {
+			t.Errorf("step %d %v: stdout\n%q\nlegacy\n%q", i, step.args, oout.String(), lout.String())
+		}
 		if ocode != lcode {
 			t.Errorf("step %d %v: exit %d, legacy %d (%q / %q)", i, step.args, ocode, lcode, oerr.String(), lerr.String())
 		}

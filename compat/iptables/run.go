@@ -52,7 +52,7 @@ func (ts *Tables) Do(cmd *Command, out io.Writer) error {
 	if !ts.deferChecks {
 		t = cloneTable(orig)
 	}
-	if err := ts.apply(t, cmd); err != nil {
+	if err := ts.apply(t, cmd, out); err != nil {
 		return err
 	}
 	if !ts.deferChecks {
@@ -82,7 +82,7 @@ func (ts *Tables) chain(t *abi.Table, name string) (*abi.Chain, error) {
 	return c, nil
 }
 
-func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
+func (ts *Tables) apply(t *abi.Table, cmd *Command, out io.Writer) error {
 	fam := ts.Family
 	switch cmd.Op {
 	case 'A', 'I', 'R', 'D', 'C':
@@ -100,6 +100,11 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 		rules, err := buildRules(fam, cmd.Spec, t)
 		if err != nil {
 			return err
+		}
+		if cmd.Verbose {
+			for _, r := range rules {
+				writeRuleLine(out, fam, r)
+			}
 		}
 		for _, r := range rules {
 			if r.Target.Kind == abi.TargetJump {
@@ -161,6 +166,9 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 			if c.Builtin() {
 				return errInvalidArg
 			}
+			if cmd.Verbose {
+				fmt.Fprintf(out, "Deleting chain `%s'\n", c.Name)
+			}
 			return deleteChain(t, c)
 		}
 		// Without a name every user chain is tried in order; like
@@ -169,6 +177,9 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 		for _, c := range append([]*abi.Chain(nil), t.Chains...) {
 			if c.Builtin() {
 				continue
+			}
+			if cmd.Verbose {
+				fmt.Fprintf(out, "Deleting chain `%s'\n", c.Name)
 			}
 			if err := deleteChain(t, c); err != nil {
 				last = err
@@ -199,17 +210,20 @@ func (ts *Tables) apply(t *abi.Table, cmd *Command) error {
 		}
 		return nil
 	case 'F':
-		if cmd.Chain == "" {
-			for _, c := range t.Chains {
-				c.Rules = nil
+		chains := t.Chains
+		if cmd.Chain != "" {
+			c, err := ts.chain(t, cmd.Chain)
+			if err != nil {
+				return err
 			}
-			return nil
+			chains = []*abi.Chain{c}
 		}
-		c, err := ts.chain(t, cmd.Chain)
-		if err != nil {
-			return err
+		for _, c := range chains {
+			if cmd.Verbose {
+				fmt.Fprintf(out, "Flushing chain `%s'\n", c.Name)
+			}
+			c.Rules = nil
 		}
-		c.Rules = nil
 		return nil
 	case 'Z':
 		return ts.zeroIn(t, cmd, io.Discard)

@@ -48,7 +48,6 @@ exec "$p" "$@"
 	// so the list stays honest.
 	knownGaps := map[string]string{
 		"ipt-restore/0004-restore-race_0":        "uses -p sctp --dport: the sctp match is not supported",
-		"ipt-restore/0014-verbose-restore_0":     "iptables-restore -v output (flush/delete messages, rule dump) is not implemented",
 		"ipt-save/0001load-dumps_0":              "dumps use TCPMSS and CT targets, which are not supported",
 		"ipt-save/0002load-fedora27-firewalld_0": "dump uses CHECKSUM and CT targets, which are not supported",
 	}

@@ -32,6 +32,7 @@ func RestoreMain(ts *Tables, args []string, stdin io.Reader, stdout, stderr io.W
 		case a == "-t" || a == "--test":
 			opts.Test = true
 		case a == "-v" || a == "--verbose":
+			opts.Verbose, opts.Out = true, stdout
 		case a == "-V" || a == "--version":
 			fmt.Fprintf(stdout, "%s-restore %s\n", famCmd(ts.Family), Version)
 			return ExitOK
