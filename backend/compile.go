@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/bpfilter-go/bpfilter/ir"
+	"github.com/bpfilter-go/bpfilter/optimizer"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
@@ -21,6 +22,11 @@ type gen struct {
 	hook  ir.Hook
 	fl    ir.Flavour
 	nf    *nfOffsets
+	// opt is the optimiser's plan: segments, rule IDs (counter slots).
+	opt *optimizer.Plan
+	// lookupAt maps the first rule of each segment compiled as lookups to
+	// the segment's index.
+	lookupAt map[int]int
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -53,7 +59,15 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	g := &gen{b: newBuilder(), chain: c, hook: c.Hook, fl: c.Hook.Flavour()}
+	// Set maps are updated at run time (SetValue): rules matching a set
+	// stay linear so the set map remains the live source of its elements.
+	popts := opts.Plan
+	popts.LiveSets = true
+	op, err := optimizer.Build(c, popts)
+	if err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
+	g := &gen{b: newBuilder(), chain: c, hook: c.Hook, fl: c.Hook.Flavour(), opt: op, lookupAt: chooseLookups(op, len(c.Sets))}
 	if g.fl == ir.FlavourNF {
 		if g.nf, err = resolveNetfilter(opts.KernelBTF); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -75,12 +89,16 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
+	spec.Maps[CountersMap] = countersMapSpec(int(op.IDCap))
+	if err := g.lookupMapSpecs(op, spec); err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
 	if opts.DumpBytecode != nil {
 		if err := dump(opts.DumpBytecode, c, insns); err != nil {
 			return nil, fmt.Errorf("compile chain %s: dump bytecode: %w", c.Name, err)
 		}
 	}
-	return &Program{Spec: spec, NumRules: len(c.Rules), SetMaps: setMaps, Insns: len(insns)}, nil
+	return &Program{Spec: spec, NumRules: len(c.Rules), SetMaps: setMaps, Insns: len(insns), Plan: op}, nil
 }
 
 // emitProgram emits the prologue, the rules and the policy.
@@ -96,11 +114,22 @@ func (g *gen) emitProgram(p *plan) error {
 		g.emitParse()
 	}
 	blockEnd, blockStart := "", 0
-	for i := range p.rules {
+	for i := 0; i < len(p.rules); i++ {
+		if si, ok := g.lookupAt[i]; ok {
+			if blockEnd != "" {
+				b.label(blockEnd)
+				blockEnd = ""
+			}
+			if err := g.emitLookupSegment(g.opt, si); err != nil {
+				return err
+			}
+			i = g.opt.Segments[si].End - 1
+			continue
+		}
 		gd := p.rules[i].guard
 		// A guard's jump skips its whole block, and jump offsets are 16
 		// bits: blocks are closed before they grow too long.
-		if i == 0 || !gd.equal(p.rules[i-1].guard) || len(b.insns)-blockStart > maxGuardBlockInsns {
+		if blockEnd == "" || !gd.equal(p.rules[i-1].guard) || len(b.insns)-blockStart > maxGuardBlockInsns {
 			if blockEnd != "" {
 				b.label(blockEnd)
 			}
@@ -120,7 +149,7 @@ func (g *gen) emitProgram(p *plan) error {
 	}
 	b.label("policy")
 	b.comment("policy: %s", g.chain.Policy)
-	if err := g.emitVerdict(g.chain.Policy, int(CounterIndexPolicy(len(g.chain.Rules)))); err != nil {
+	if err := g.emitVerdict(g.chain.Policy, int(g.opt.PolicySlot())); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
 	g.emitFinish()
@@ -161,7 +190,7 @@ func (g *gen) emitRule(rp *rulePlan) error {
 	}
 	if r.Verdict.Kind == ir.Continue {
 		// Terminal verdicts count in the exit block.
-		g.emitCount(int(CounterIndexRule(i)))
+		g.emitCount(int(g.opt.CounterSlot(i)))
 	}
 	if r.Log != nil {
 		if err := checkLog(r.Log); err != nil {
@@ -178,7 +207,7 @@ func (g *gen) emitRule(rp *rulePlan) error {
 		g.emitSetMark(*r.Mark)
 	}
 	if r.Verdict.Kind != ir.Continue {
-		if err := g.emitVerdict(r.Verdict, int(CounterIndexRule(i))); err != nil {
+		if err := g.emitVerdict(r.Verdict, int(g.opt.CounterSlot(i))); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)
 		}
 	}

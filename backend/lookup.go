@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/bpfilter-go/bpfilter/ir"
 	"github.com/bpfilter-go/bpfilter/optimizer"
@@ -254,7 +255,7 @@ func (g *gen) emitKeyPart(kp *optimizer.KeyPart, dst int16, skip string) error {
 	if err := g.emitKeyField(kp.Field, dst); err != nil {
 		return err
 	}
-	if kp.Mask != nil && !kp.Prefix || kp.Mask != nil && len(kp.Mask) == kp.Width {
+	if kp.Mask != nil && !kp.Prefix {
 		for i, m := range kp.Mask {
 			switch m {
 			case 0xff:
@@ -314,8 +315,59 @@ func (g *gen) emitDispatch(p *optimizer.Plan, s *optimizer.Segment, end string) 
 			asm.StoreMem(asm.R10, stackRedirect, asm.R1, asm.Word),
 		)
 	}
-	b.emit(
-		asm.LoadMem(regL3, asm.R0, 0, asm.Word),
-		asm.LongJump(lblFinish),
-	)
+	b.emit(asm.LoadMem(regL3, asm.R0, 0, asm.Word))
+	if g.fl != ir.FlavourXDP && g.fl != ir.FlavourTC {
+		// Netfilter and cgroup programs must return 0 or 1 (the
+		// verifier checks the range); their codes are 0 or 1.
+		b.emit(asm.And.Imm(regL3, 1))
+	}
+	b.emit(asm.LongJump(lblFinish))
+}
+
+// Budget of lookup segments: the kernel allows 64 maps per program
+// (MAX_USED_MAPS); bf_counters, bf_log, bf_log_rate, bf_actions and the
+// set maps take some.
+const (
+	maxProgMaps = 64
+	fixedMaps   = 4
+	// minLookupRules is the smallest segment compiled as lookups: a few
+	// compares are cheaper than a map lookup.
+	minLookupRules = 4
+)
+
+// segmentMaps is the number of maps segment s needs.
+func segmentMaps(s *optimizer.Segment) int {
+	n := len(s.Filters) + len(s.Classes)
+	for _, t := range s.Tables {
+		if t.Kind != optimizer.TableAlways {
+			n++
+		}
+	}
+	return n
+}
+
+// chooseLookups picks the lookup segments compiled as lookups, largest
+// first, within the map budget; the others are compiled linearly (always
+// correct, only slower). It returns first rule → segment index.
+func chooseLookups(p *optimizer.Plan, sets int) map[int]int {
+	var cand []int
+	for si := range p.Segments {
+		s := &p.Segments[si]
+		if s.End-s.First >= minLookupRules && lookupSupported(s, si) {
+			cand = append(cand, si)
+		}
+	}
+	sort.SliceStable(cand, func(a, b int) bool {
+		sa, sb := &p.Segments[cand[a]], &p.Segments[cand[b]]
+		return sa.End-sa.First > sb.End-sb.First
+	})
+	budget := maxProgMaps - fixedMaps - sets
+	out := map[int]int{}
+	for _, si := range cand {
+		if n := segmentMaps(&p.Segments[si]); n <= budget {
+			budget -= n
+			out[p.Segments[si].First] = si
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/bpfilter-go/bpfilter/optimizer"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
@@ -25,6 +26,11 @@ type Options struct {
 	// contents, so that elements can be added at run time (0:
 	// DefaultSetMinEntries).
 	SetMinEntries uint32
+	// Plan are the optimiser's options: Plan.Linear compiles every rule
+	// linearly, Plan.Previous keeps the rule IDs and table capacities of
+	// the plan of the program being replaced (see optimizer.Diff and
+	// ApplyDelta).
+	Plan optimizer.Options
 }
 
 // Defaults of Options.
@@ -54,6 +60,11 @@ type Program struct {
 	SetMaps map[string]string
 	// Insns is the number of instructions of bf_prog.
 	Insns int
+	// Plan is the optimiser's plan the program was generated from: its
+	// segments, lookup tables (maps bf_t<seg>_<table>, bf_f<seg>_<filter>,
+	// bf_c<seg>_<class>, bf_actions) and rule IDs, which are the counter
+	// slots (Plan.CounterSlot, PolicySlot, ErrorSlot).
+	Plan *optimizer.Plan
 }
 
 // CounterIndexRule returns the counter slot of rule i.

@@ -50,7 +50,7 @@ func (g *gen) emitParse() {
 	g.emitParseIPv6(l2)
 	g.emitParseL4()
 	b.label(lblParseError)
-	g.emitCount(int(CounterIndexErrors(len(g.chain.Rules))))
+	g.emitCount(int(g.opt.ErrorSlot()))
 	b.label(lblParsed)
 }
 

@@ -33,6 +33,10 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			why[i] = "classification disabled"
 			continue
 		}
+		if opts.LiveSets && usesSet(r) {
+			why[i] = "set match (live set)"
+			continue
+		}
 		srs[i], why[i] = classify(c, r)
 	}
 	segs := segmentRules(srs, opts.maxTables())

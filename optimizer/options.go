@@ -1,5 +1,7 @@
 package optimizer
 
+import "github.com/bpfilter-go/bpfilter/ir"
+
 // Default option values (used when the Options field is zero).
 const (
 	DefaultMaxTables      = 16
@@ -28,6 +30,11 @@ type Options struct {
 	CounterHeadroom int
 	// Linear disables classification: every rule goes to linear segments.
 	Linear bool
+	// LiveSets keeps rules that match a set linear instead of expanding
+	// the set's elements into table entries: the set's own map stays the
+	// source of its elements and can be updated at run time (a set match
+	// is already one lookup).
+	LiveSets bool
 	// Previous is the plan currently loaded for this chain, if any. Zero
 	// knobs above are taken from the options Previous was built with. Build
 	// then keeps the stable ID and priority of every unchanged rule and
@@ -58,4 +65,14 @@ func (o Options) maxReplication() int {
 		return DefaultMaxReplication
 	}
 	return o.MaxReplication
+}
+
+// usesSet reports whether rule r has a set match.
+func usesSet(r *ir.Rule) bool {
+	for _, m := range r.Matches {
+		if m.Op == ir.OpIn {
+			return true
+		}
+	}
+	return false
 }
