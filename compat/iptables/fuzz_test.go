@@ -58,12 +58,33 @@ func FuzzRestore(f *testing.F) {
 
 func FuzzCommand(f *testing.F) {
 	for _, s := range commandSequence {
-		f.Add(s)
+		f.Add(s, false)
+		f.Add(v6Line(s), true)
 	}
-	f.Add("-A INPUT -p tcp -m multiport --dports 1,2:3 -m conntrack --ctstate NEW -j LOG --log-prefix x")
-	f.Fuzz(func(t *testing.T, line string) {
-		ts := NewTables(abi.IPv4)
+	for _, s := range kernelCheckSequence {
+		f.Add(s, false)
+	}
+	f.Add("-A INPUT -p tcp -m multiport --dports 1,2:3 -m conntrack --ctstate NEW -j LOG --log-prefix x", false)
+	f.Add("-A INPUT -p ipv6-icmp --icmpv6-type echo-request -m hl --hl-eq 1 -j REJECT --reject-with icmp6-no-route", true)
+	f.Fuzz(func(t *testing.T, line string, v6 bool) {
+		fam := abi.IPv4
+		if v6 {
+			fam = abi.IPv6
+		}
+		ts := NewTables(fam)
 		Main(ts, strings.Fields(line), io.Discard, io.Discard)
-		Main(ts, []string{"-L", "-n", "-v"}, io.Discard, io.Discard)
+		Main(ts, []string{"-v", "-L", "-n"}, io.Discard, io.Discard)
+		Main(ts, []string{"-S", "-v"}, io.Discard, io.Discard)
+		// Whatever was accepted must encode and decode.
+		for _, name := range ts.Loaded() {
+			tab, _ := ts.Table(name)
+			rep, blob, err := abi.Encode(tab)
+			if err != nil {
+				t.Fatalf("table %s does not encode: %v", name, err)
+			}
+			if _, err := abi.Decode(fam, rep.Info(), blob); err != nil {
+				t.Fatalf("table %s does not decode: %v", name, err)
+			}
+		}
 	})
 }

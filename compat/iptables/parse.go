@@ -43,6 +43,12 @@ type parser struct {
 // ParseCommand parses an iptables (fam IPv4) or ip6tables (IPv6) command
 // line, without the program name.
 func ParseCommand(fam abi.Family, args []string) (*Command, error) {
+	for _, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			// A C argv cannot carry one; names and strings would be cut.
+			return nil, paramErr("argument %q contains a NUL byte", a)
+		}
+	}
 	p := &parser{fam: fam, args: args, cmd: &Command{Table: "filter"}, spec: &RuleSpec{}, given: map[byte]bool{}}
 	p.ctx = parseCtx{fam: fam, ip: &p.spec.IP}
 	for p.i < len(p.args) {
@@ -558,7 +564,7 @@ func checkChainName(op byte, name string) error {
 	if _, std := abi.VerdictByName(name); std || findExt(xt.Target, abi.IPv4, name) != nil {
 		return paramErr("chain name may not clash with target name")
 	}
-	if strings.ContainsAny(name, " \t\n") {
+	if strings.ContainsAny(name, " \t\n\x00") {
 		return paramErr("Invalid chain name `%s'", name)
 	}
 	return nil
