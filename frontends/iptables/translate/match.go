@@ -1,0 +1,100 @@
+package translate
+
+import (
+	"fmt"
+
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/xt"
+	"github.com/bpfilter-go/bpfilter/ir"
+)
+
+// match translates one -m match.
+func (rc *ruleCtx) match(m *abi.Match) error {
+	if reason, ok := Unsupported[m.Name]; ok {
+		return rc.refuse("match "+m.Name, reason)
+	}
+	if m.Info == nil {
+		return rc.refuse(fmt.Sprintf("match %s revision %d", m.Name, m.Revision), "no decoder for this revision")
+	}
+	switch info := m.Info.(type) {
+	case *xt.TCP:
+		return rc.tcp(info)
+	case *xt.UDP:
+		return rc.ports(ir.UDPSport, ir.UDPDport, info.SrcPorts, info.DstPorts,
+			info.InvFlags&xt.UDPInvSrcPorts != 0, info.InvFlags&xt.UDPInvDstPorts != 0)
+	case *xt.ICMP:
+		if m.Name == "icmp6" {
+			return rc.icmp(ir.ICMPv6Type, ir.ICMPv6Code, info)
+		}
+		return rc.icmp(ir.ICMPType, ir.ICMPCode, info)
+	case *xt.Comment:
+		return nil // kept in the rule's text
+	case *xt.MarkMatch:
+		// mark_mt: ((skb->mark & mask) == mark) ^ invert.
+		rc.add(ir.Match{Field: ir.MetaMark, Op: ir.OpEq, Negate: info.Invert != 0, Value: be(uint64(info.Mark), 4), Mask: be(uint64(info.Mask), 4)})
+		return nil
+	}
+	return rc.refuse("match "+m.Name, "not translated yet")
+}
+
+// tcp translates struct xt_tcp (tcp_mt).
+func (rc *ruleCtx) tcp(t *xt.TCP) error {
+	if err := rc.ports(ir.TCPSport, ir.TCPDport, t.SrcPorts, t.DstPorts,
+		t.InvFlags&xt.TCPInvSrcPorts != 0, t.InvFlags&xt.TCPInvDstPorts != 0); err != nil {
+		return err
+	}
+	inv := t.InvFlags&xt.TCPInvFlags != 0
+	if t.FlagMask != 0 || t.FlagCmp != 0 || inv {
+		// (th[13] & mask) == cmp, inverted with !.
+		rc.add(ir.Match{Field: ir.TCPFlags, Op: ir.OpEq, Negate: inv, Value: []byte{t.FlagCmp}, Mask: []byte{t.FlagMask}})
+	}
+	if t.Option != 0 {
+		return rc.refuse("--tcp-option", "the backend has no TCP options walk yet")
+	}
+	return nil
+}
+
+// ports adds the port range matches of tcp and udp: port_match is
+// (min <= port <= max) ^ invert; the full range without ! is left out.
+func (rc *ruleCtx) ports(sf, df ir.Field, sp, dp [2]uint16, sinv, dinv bool) error {
+	for _, p := range []struct {
+		f   ir.Field
+		r   [2]uint16
+		inv bool
+		opt string
+	}{{sf, sp, sinv, "--sport"}, {df, dp, dinv, "--dport"}} {
+		switch {
+		case p.r[0] == 0 && p.r[1] == 0xffff && !p.inv:
+		case p.r[0] > p.r[1]:
+			return rc.refuse(fmt.Sprintf("%s %d:%d", p.opt, p.r[0], p.r[1]), "empty port range")
+		case p.r[0] == p.r[1]:
+			rc.add(ir.Match{Field: p.f, Op: ir.OpEq, Negate: p.inv, Value: be(uint64(p.r[0]), 2)})
+		default:
+			rc.add(ir.Match{Field: p.f, Op: ir.OpRange, Negate: p.inv, Value: be(uint64(p.r[0]), 2), High: be(uint64(p.r[1]), 2)})
+		}
+	}
+	return nil
+}
+
+// icmp translates ipt_icmp / ip6t_icmp: ((type == 0xff) || (type == t &&
+// min <= code <= max)) ^ invert, false on fragments and packets without the
+// ICMP header.
+func (rc *ruleCtx) icmp(tf, cf ir.Field, i *xt.ICMP) error {
+	inv := i.InvFlags&xt.ICMPInv != 0
+	if i.Type == 0xff {
+		// Any type: true (false with !) whenever the header is there; a
+		// zero mask compares nothing but still needs the header.
+		rc.add(ir.Match{Field: tf, Op: ir.OpEq, Negate: inv, Value: []byte{0}, Mask: []byte{0}})
+		return nil
+	}
+	rc.add(ir.Match{Field: tf, Op: ir.OpEq, Negate: inv, Value: []byte{i.Type}})
+	switch {
+	case i.Code == [2]uint8{0, 0xff}:
+	case i.Code[0] == i.Code[1] && !inv:
+		rc.add(ir.Match{Field: cf, Op: ir.OpEq, Value: []byte{i.Code[0]}})
+	default:
+		return rc.refuse(fmt.Sprintf("icmp code range %d-%d%s", i.Code[0], i.Code[1], map[bool]string{true: " with !"}[inv]),
+			"the IR cannot express this code range")
+	}
+	return nil
+}

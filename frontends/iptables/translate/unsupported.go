@@ -1,0 +1,23 @@
+package translate
+
+// Unsupported lists the iptables extensions (matches and targets) that are
+// refused, with the reason given to the user. Extensions in neither this
+// list nor the translator are refused as "not translated".
+var Unsupported = map[string]string{
+	"REJECT":    "a netfilter BPF program can only return a verdict; it cannot send the ICMP error or TCP reset netfilter's REJECT sends",
+	"MARK":      "netfilter BPF programs cannot write skb->mark (the netfilter program context is read-only)",
+	"NFLOG":     "netfilter BPF programs cannot hand packets to nfnetlink_log",
+	"NFQUEUE":   "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
+	"QUEUE":     "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
+	"mac":       "the source MAC address is not available to the netfilter backend yet",
+	"addrtype":  "address types need a route lookup the backend does not do",
+	"conntrack": "connection tracking state is not read by the netfilter backend yet",
+	"state":     "connection tracking state is not read by the netfilter backend yet",
+	"multiport": "the IR has no any-of-ranges operator yet",
+	"iprange":   "address ranges are not translated yet",
+	"limit":     "the token bucket is not implemented in the backend yet",
+	"length":    "the IP total length is not an IR field yet",
+	"ttl":       "the IPv4 TTL is not an IR field yet",
+	"hl":        "the IPv6 hop limit is not an IR field yet",
+	"pkttype":   "the packet type is not an IR field yet",
+}
