@@ -417,3 +417,38 @@ func writeMAC(w *strings.Builder, a [6]byte) {
 		fmt.Fprintf(w, "%02X", b)
 	}
 }
+
+// addrtypeV1 returns revision 0 addrtype data as revision 1.
+func addrtypeV1(a *xt.AddrtypeV0) *xt.Addrtype {
+	v := &xt.Addrtype{Source: a.Source, Dest: a.Dest}
+	if a.InvertSource != 0 {
+		v.Flags |= xt.AddrtypeInvertSource
+	}
+	if a.InvertDest != 0 {
+		v.Flags |= xt.AddrtypeInvertDest
+	}
+	return v
+}
+
+// addrtype revision 0 is decoded and listed, never built.
+func init() {
+	v1 := findExtRev(xt.Match, "addrtype", 1)
+	registerExt(&ext{
+		name: "addrtype", kind: xt.Match, rev: 0, family: xt.IPv4, decodeOnly: true,
+		save: func(w *strings.Builder, fam abi.Family, ip *abi.IPHeader, info xt.Info) {
+			v1.save(w, fam, ip, addrtypeV1(info.(*xt.AddrtypeV0)))
+		},
+		print: func(w *strings.Builder, fam abi.Family, ip *abi.IPHeader, info xt.Info, numeric bool) {
+			v1.print(w, fam, ip, addrtypeV1(info.(*xt.AddrtypeV0)), numeric)
+		},
+	})
+}
+
+func findExtRev(kind xt.Kind, name string, rev uint8) *ext {
+	for _, e := range exts {
+		if e.kind == kind && e.name == name && e.rev == rev {
+			return e
+		}
+	}
+	panic("iptables: extension " + name + " not registered")
+}

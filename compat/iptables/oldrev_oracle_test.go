@@ -13,10 +13,10 @@ import (
 )
 
 // TestOracleOldConntrackRevisions writes rules with conntrack revisions 1
-// and 2 (as older iptables did) into the kernel. iptables-legacy 1.8.9
-// lists them only as "[unsupported revision]"; this package lists them in
-// full, and its listing parses back into revision 3 rules that mean the
-// same.
+// and 2 and addrtype revision 0 (as older iptables did) into the kernel.
+// iptables-legacy 1.8.9 lists them only as "[unsupported revision]"; this
+// package lists them in full, and its listing parses back into current
+// revisions that mean the same.
 func TestOracleOldConntrackRevisions(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "iptables-legacy")
@@ -48,6 +48,9 @@ func TestOracleOldConntrackRevisions(t *testing.T) {
 				Target:  abi.Target{Kind: abi.TargetVerdict, Verdict: abi.VerdictAccept}})
 		}
 	}
+	tab.Chain("INPUT").Rules = append(tab.Chain("INPUT").Rules, &abi.Rule{IP: ip,
+		Matches: []abi.Match{abi.NewMatch("addrtype", 0, &xt.AddrtypeV0{Source: 1 << 2, Dest: 1<<3 | 1<<5, InvertDest: 1})},
+		Target:  abi.Target{Kind: abi.TargetVerdict, Verdict: abi.VerdictDrop}})
 	if _, err := conn.ReplaceTable(tab); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +69,7 @@ func TestOracleOldConntrackRevisions(t *testing.T) {
 		t.Fatalf("-S: %d %s", code, ours.String())
 	}
 	lines := strings.Split(strings.TrimSpace(ours.String()), "\n")[1:]
-	if len(lines) != 6 || strings.Contains(ours.String(), "unsupported") {
+	if len(lines) != 7 || strings.Contains(ours.String(), "unsupported") {
 		t.Fatalf("-S listing:\n%s", ours.String())
 	}
 	back := NewTables(abi.IPv4)
@@ -74,11 +77,19 @@ func TestOracleOldConntrackRevisions(t *testing.T) {
 		if code := Main(back, strings.Fields(l), &ours, &ours); code != 0 {
 			t.Fatalf("%q does not parse back: %s", l, ours.String())
 		}
-		old := kt.Chain("INPUT").Rules[i].Matches[0].Info.(*xt.ConntrackOld).AsV3()
 		bt, _ := back.Table("filter")
 		got := bt.Chain("INPUT").Rules[i].Matches[0]
-		if got.Revision != 3 || *got.Info.(*xt.Conntrack) != *old {
-			t.Errorf("%q: parsed back as %+v, want %+v", l, got.Info, old)
+		switch o := kt.Chain("INPUT").Rules[i].Matches[0].Info.(type) {
+		case *xt.ConntrackOld:
+			if got.Revision != 3 || *got.Info.(*xt.Conntrack) != *o.AsV3() {
+				t.Errorf("%q: parsed back as %+v, want %+v", l, got.Info, o.AsV3())
+			}
+		case *xt.AddrtypeV0:
+			if got.Revision != 1 || *got.Info.(*xt.Addrtype) != *addrtypeV1(o) {
+				t.Errorf("%q: parsed back as %+v, want %+v", l, got.Info, addrtypeV1(o))
+			}
+		default:
+			t.Fatalf("unexpected match %T", o)
 		}
 	}
 }

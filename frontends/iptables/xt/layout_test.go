@@ -71,6 +71,8 @@ int main(void) {
 	P("state", XT_ALIGN(sizeof(struct xt_state_info)));
 	P("comment", XT_ALIGN(sizeof(struct xt_comment_info)));
 	P("mark/1", XT_ALIGN(sizeof(struct xt_mark_mtinfo1)));
+	P("addrtype/0", XT_ALIGN(sizeof(struct xt_addrtype_info)));
+	P("addrtype0.invert_dest", offsetof(struct xt_addrtype_info, invert_dest));
 	P("length", XT_ALIGN(sizeof(struct xt_length_info)));
 	P("limit", XT_ALIGN(sizeof(struct xt_rateinfo)));
 	P("limit.user", offsetof(struct xt_rateinfo, prev));
@@ -135,7 +137,8 @@ int main(void) {
 		"conntrack.match_flags": 146, "conntrack.state_mask": 150, "conntrack.repldst_port_high": 160,
 		"conntrack.state_alias": CTStateAlias, "conntrack.untracked": CTStateUntracked, "conntrack.snat": CTStateSNAT, "conntrack.dnat": CTStateDNAT,
 		"state": size(Match, IPv4, "state", 0), "comment": size(Match, IPv4, "comment", 0),
-		"mark/1": size(Match, IPv4, "mark", 1), "length": size(Match, IPv4, "length", 0),
+		"mark/1": size(Match, IPv4, "mark", 1), "addrtype/0": size(Match, IPv4, "addrtype", 0),
+		"addrtype0.invert_dest": 8, "length": size(Match, IPv4, "length", 0),
 		"limit": size(Match, IPv4, "limit", 0), "limit.user": Lookup(Match, IPv4, "limit", 0).UserSize,
 		"limit.credit": 16, "limit.cost": 24, "limit.master": 32,
 		"addrtype/1": size(Match, IPv4, "addrtype", 1), "mac": size(Match, IPv4, "mac", 0), "mac.invert": 8,
