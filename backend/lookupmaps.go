@@ -154,3 +154,12 @@ func ClassMapSpec(name string, c *optimizer.ClassMap) *ebpf.MapSpec {
 	}
 	return ms
 }
+
+// TableMapName is the map name of table ti of lookup segment si.
+func TableMapName(si, ti int) string { return tableMapName(si, ti) }
+
+// FilterMapName is the map name of filter fi of lookup segment si.
+func FilterMapName(si, fi int) string { return filterMapName(si, fi) }
+
+// ClassMapName is the map name of range class ci of lookup segment si.
+func ClassMapName(si, ci int) string { return classMapName(si, ci) }

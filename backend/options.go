@@ -87,3 +87,35 @@ type Counter struct {
 
 // SetMapName returns the map name of the i-th set of a chain.
 func SetMapName(i int) string { return setMapPrefix + strconv.Itoa(i) }
+
+// RuleSlot returns the counter slot of rule i: its plan rule ID.
+func (p *Program) RuleSlot(i int) uint32 {
+	if p.Plan != nil {
+		return p.Plan.CounterSlot(i)
+	}
+	return CounterIndexRule(i)
+}
+
+// PolicySlot returns the counter slot of the policy.
+func (p *Program) PolicySlot() uint32 {
+	if p.Plan != nil {
+		return p.Plan.PolicySlot()
+	}
+	return CounterIndexPolicy(p.NumRules)
+}
+
+// ErrorSlot returns the counter slot of parse errors.
+func (p *Program) ErrorSlot() uint32 {
+	if p.Plan != nil {
+		return p.Plan.ErrorSlot()
+	}
+	return CounterIndexErrors(p.NumRules)
+}
+
+// CounterSlots returns the number of counter slots (bf_counters entries).
+func (p *Program) CounterSlots() uint32 {
+	if p.Plan != nil {
+		return p.Plan.CounterEntries()
+	}
+	return CounterEntries(p.NumRules)
+}
