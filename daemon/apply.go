@@ -22,6 +22,9 @@ type plan struct {
 	// over maps a new chain to the attached chain whose attachment it
 	// takes over in place (see takeovers).
 	over map[*entry]*entry
+	// ipt, when set, replaces the iptables front's stored tables on
+	// commit (saved with the plan, so both change together).
+	ipt iptTables
 }
 
 // inNetns runs fn in network namespace id, through the requesting peer when
@@ -222,6 +225,9 @@ func (s *State) commit(p *plan) error {
 			olds = append(olds, old)
 		}
 		s.chains[e.name()] = e
+	}
+	if p.ipt != nil {
+		s.ipt = p.ipt
 	}
 	for _, n := range p.remove {
 		if old := s.chains[n]; old != nil {

@@ -31,6 +31,7 @@ func (s *Server) handle(req *proto.Request, pid int) *proto.Response {
 var needsPeer = map[string]bool{
 	proto.CmdRulesetSet: true, proto.CmdChainSet: true, proto.CmdChainLoad: true,
 	proto.CmdChainAttach: true, proto.CmdChainUpdate: true, proto.CmdChainUpdSet: true,
+	proto.CmdIptReplace: true,
 }
 
 func (s *Server) dispatch(req *proto.Request, pid int) (*proto.Response, error) {
@@ -52,6 +53,9 @@ func (s *Server) dispatch(req *proto.Request, pid int) (*proto.Response, error) 
 	}
 	st := s.state
 	f := req.Front
+	if isIptCmd(req.Cmd) {
+		return s.dispatchIpt(req, peer)
+	}
 	switch req.Cmd {
 	case proto.CmdRulesetSet:
 		rs, err := requestRuleset(req, peer)

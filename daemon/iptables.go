@@ -2,28 +2,19 @@ package daemon
 
 import (
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
-	"github.com/bpfilter-go/bpfilter/ir"
 )
 
-// IptablesPriorities are the netfilter priorities of the iptables
-// pass-through chains: just before iptables' own filter table (0).
+// IptablesPriorities are the netfilter priorities of the iptables chains:
+// just before iptables' own filter table (0). The ip6tables chains use the
+// two priorities below these (see iptPriorities).
 var IptablesPriorities = [2]int32{-2, -1}
 
-// IptablesChains are the pass-through chains the daemon creates for the
-// iptables front when iptables support is on: ACCEPT policy, no rules,
-// attached to the daemon's network namespace. The iptables front fills
-// them with chain.update requests (front "iptables").
-var IptablesChains = []struct {
-	Name string
-	Hook ir.Hook
-}{
-	{"iptables.INPUT", ir.HookNFLocalIn},
-	{"iptables.FORWARD", ir.HookNFForward},
-	{"iptables.OUTPUT", ir.HookNFLocalOut},
-}
-
-// ensureIptables creates the missing pass-through chains (enabled) or
-// removes every iptables chain (disabled).
+// ensureIptables, enabled, installs the iptables front's tables when their
+// chains are missing: the stored filter tables, or the kernel's empty ones
+// (builtin chains INPUT, FORWARD and OUTPUT with ACCEPT policies, named
+// iptables.* and ip6tables.*), translated and attached to the daemon's
+// network namespace. Disabled, it removes every iptables chain and
+// forgets the tables.
 func (s *State) ensureIptables(enabled bool, self Peer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -34,25 +25,34 @@ func (s *State) ensureIptables(enabled bool, self Peer) error {
 				p.remove = append(p.remove, n)
 			}
 		}
+		if len(p.remove) == 0 && len(s.ipt) == 0 {
+			return nil
+		}
+		p.ipt = iptTables{}
 	} else {
-		for _, ic := range IptablesChains {
-			if s.chains[ic.Name] != nil {
-				continue
-			}
-			c := &ir.Chain{
-				Name: ic.Name, Hook: ic.Hook, Policy: ir.Verdict{Kind: ir.Accept},
-				HookOpts: ir.HookOpts{Priorities: IptablesPriorities},
-				Origin:   ir.Origin{Frontend: proto.FrontIptables, Text: "pass-through chain"},
-			}
-			e, err := s.prepare(proto.FrontIptables, c, self, true)
+		for _, fam := range iptFamilies {
+			t, err := s.iptCurrent(fam)
 			if err != nil {
 				return err
 			}
-			p.add = append(p.add, e)
+			rs, err := iptTranslate(t.table)
+			if err != nil {
+				return err
+			}
+			for _, c := range rs.Chains {
+				if s.chains[c.Name] != nil {
+					continue
+				}
+				e, err := s.prepare(proto.FrontIptables, c, self, true)
+				if err != nil {
+					return err
+				}
+				p.add = append(p.add, e)
+			}
 		}
-	}
-	if len(p.add) == 0 && len(p.remove) == 0 {
-		return nil
+		if len(p.add) == 0 {
+			return nil
+		}
 	}
 	if err := s.checkPlan(p); err != nil {
 		return err

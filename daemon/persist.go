@@ -26,6 +26,8 @@ type savedContext struct {
 	// it is applied again (so the new version is in force), or, when that
 	// fails, the committed chains are forced back.
 	Pending *pendingPlan `json:"pending,omitempty"`
+	// Iptables are the iptables front's tables (see ipt_store.go).
+	Iptables iptTables `json:"iptables,omitempty"`
 }
 
 // pendingPlan is the serialised form of a plan.
@@ -33,16 +35,18 @@ type pendingPlan struct {
 	Front  string   `json:"front"`
 	Add    []*entry `json:"add"`
 	Remove []string `json:"remove,omitempty"`
+	// Iptables, when set, are the iptables tables the update installs.
+	Iptables iptTables `json:"iptables,omitempty"`
 }
 
 // encodeContext serialises the context with an optional pending plan.
 func (s *State) encodeContext(pending *plan) ([]byte, error) {
-	sc := savedContext{Version: ContextVersion, NextGen: s.nextGen, Chains: []*entry{}}
+	sc := savedContext{Version: ContextVersion, NextGen: s.nextGen, Chains: []*entry{}, Iptables: s.ipt}
 	for _, n := range s.sortedNames() {
 		sc.Chains = append(sc.Chains, s.chains[n])
 	}
 	if pending != nil {
-		sc.Pending = &pendingPlan{Front: pending.front, Add: pending.add, Remove: pending.remove}
+		sc.Pending = &pendingPlan{Front: pending.front, Add: pending.add, Remove: pending.remove, Iptables: pending.ipt}
 	}
 	b, err := json.MarshalIndent(sc, "", " ")
 	if err != nil {
@@ -144,6 +148,12 @@ func decodeContext(b []byte) (*savedContext, error) {
 		if err := check("pending chain", sc.Pending.Add); err != nil {
 			return nil, err
 		}
+		if err := sc.Pending.Iptables.load(); err != nil {
+			return nil, fmt.Errorf("pending %w", err)
+		}
+	}
+	if err := sc.Iptables.load(); err != nil {
+		return nil, err
 	}
 	return &sc, nil
 }

@@ -43,6 +43,7 @@ func (s *State) Restore() error {
 		s.chains[e.name()] = e
 	}
 	s.nextGen = sc.NextGen
+	s.ipt = sc.Iptables
 	if sc.Pending != nil {
 		s.finishPending(sc.Pending)
 	}
@@ -113,7 +114,7 @@ func (s *State) finishPending(pp *pendingPlan) {
 			os.RemoveAll(s.pinDir(e))
 		}
 	}
-	p := &plan{front: pp.Front, add: pp.Add, remove: pp.Remove}
+	p := &plan{front: pp.Front, add: pp.Add, remove: pp.Remove, ipt: pp.Iptables}
 	p.over = s.takeovers(p)
 	err := s.swap(p)
 	if err == nil {

@@ -74,6 +74,8 @@ type State struct {
 	// pinRoot and ctxFile are empty in transient mode.
 	pinRoot string
 	ctxFile string
+	// ipt are the iptables front's tables, by family.
+	ipt iptTables
 	// crashHook, when set (tests), is called at named points of an update
 	// and may stop the process there.
 	crashHook func(point string)

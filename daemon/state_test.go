@@ -12,6 +12,7 @@ import (
 
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
 	"github.com/bpfilter-go/bpfilter/frontends/cli"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
@@ -371,17 +372,22 @@ func TestIptablesPassThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, _ := ts.RulesetGet("iptables", false)
-	if len(cs) != 3 || len(ts.k.attached) != 3 {
+	if len(cs) != 6 || len(ts.k.attached) != 6 {
 		t.Fatalf("%d iptables chains, %d attached", len(cs), len(ts.k.attached))
 	}
 	for _, c := range cs {
-		if c.Chain.Policy.Kind != ir.Accept || len(c.Chain.Rules) != 0 || c.Chain.HookOpts.Priorities != IptablesPriorities {
+		// The empty filter table: ACCEPT policy, only the family guard.
+		want := iptPriorities[abi.IPv4]
+		if strings.HasPrefix(c.Chain.Name, "ip6tables.") {
+			want = iptPriorities[abi.IPv6]
+		}
+		if c.Chain.Policy.Kind != ir.Accept || len(c.Chain.Rules) != 1 || c.Chain.HookOpts.Priorities != want {
 			t.Fatalf("pass-through chain %+v", c.Chain)
 		}
 	}
 	// Idempotent (a restart keeps them), and a cli chain cannot take their
 	// priorities.
-	if err := ts.ensureIptables(true, ts.peer); err != nil || ts.k.loads != 3 {
+	if err := ts.ensureIptables(true, ts.peer); err != nil || ts.k.loads != 6 {
 		t.Fatalf("second ensure: %v, %d loads", err, ts.k.loads)
 	}
 	wantErrno(t, ts.ChainSet("cli", parseChain(t, "chain x BF_HOOK_NF_LOCAL_IN{priorities=-1-5} ACCEPT"), ts.peer, false), proto.EEXIST)

@@ -38,6 +38,14 @@ const (
 	CmdChainLogs     = "chain.logs"
 	CmdContextDump   = "context.dump"
 	CmdDaemonVersion = "daemon.version"
+	// iptables requests (front iptables): Blob carries the kernel's own
+	// socket-option buffers (see docs/PROTOCOL.md, "iptables requests").
+	CmdIptReplace        = "ipt.replace"
+	CmdIptGetInfo        = "ipt.get_info"
+	CmdIptGetEntries     = "ipt.get_entries"
+	CmdIptAddCounters    = "ipt.add_counters"
+	CmdIptRevisionMatch  = "ipt.get_revision_match"
+	CmdIptRevisionTarget = "ipt.get_revision_target"
 )
 
 var commands = map[string]bool{
@@ -45,6 +53,8 @@ var commands = map[string]bool{
 	CmdChainSet: true, CmdChainGet: true, CmdChainLoad: true, CmdChainAttach: true,
 	CmdChainUpdate: true, CmdChainUpdSet: true, CmdChainFlush: true, CmdChainLogs: true,
 	CmdContextDump: true, CmdDaemonVersion: true,
+	CmdIptReplace: true, CmdIptGetInfo: true, CmdIptGetEntries: true, CmdIptAddCounters: true,
+	CmdIptRevisionMatch: true, CmdIptRevisionTarget: true,
 }
 
 // Commands returns every command name, for documentation and tests.
@@ -85,6 +95,12 @@ type Request struct {
 	Remove  []string `json:"remove,omitempty"`
 	// NoSetContent asks get commands to leave set elements out.
 	NoSetContent bool `json:"no_set_content,omitempty"`
+	// Family is 4 (iptables) or 6 (ip6tables) for ipt.* requests.
+	Family int `json:"family,omitempty"`
+	// Blob is the ipt.* request's socket-option buffer, exactly as the
+	// kernel takes it (ipt_replace, ipt_getinfo, ipt_get_entries,
+	// xt_counters_info, xt_get_revision); base64 in JSON.
+	Blob []byte `json:"blob,omitempty"`
 }
 
 // Counter is a packet and byte count.
@@ -143,6 +159,12 @@ type Response struct {
 	Done   bool         `json:"done,omitempty"`
 	// Dump is context.dump's text, and daemon.version's version string.
 	Dump string `json:"dump,omitempty"`
+	// Blob is an ipt.* answer in the kernel's format: the filled
+	// ipt_getinfo or ipt_get_entries buffer, or the old counters of
+	// ipt.replace (one xt_counters per entry of the replaced table).
+	Blob []byte `json:"blob,omitempty"`
+	// Revision is the best revision of ipt.get_revision_* answers.
+	Revision int `json:"revision,omitempty"`
 }
 
 // Error classes used in Response.Errno.
@@ -154,6 +176,9 @@ const (
 	EOPNOTSUPP = "EOPNOTSUPP"
 	EPROTO     = "EPROTO"
 	EIO        = "EIO"
+	// EAGAIN: an ipt.replace raced with another change of the table
+	// (its num_counters is not the table's entry count); read and retry.
+	EAGAIN = "EAGAIN"
 )
 
 // DecodeRequest parses and checks a request body. It never panics; an error

@@ -1,0 +1,38 @@
+package daemon
+
+import (
+	"strings"
+
+	"github.com/bpfilter-go/bpfilter/daemon/proto"
+)
+
+func isIptCmd(cmd string) bool { return strings.HasPrefix(cmd, "ipt.") }
+
+// dispatchIpt runs an ipt.* request (front iptables only).
+func (s *Server) dispatchIpt(req *proto.Request, peer Peer) (*proto.Response, error) {
+	if req.Front != proto.FrontIptables {
+		return nil, errorf(proto.EINVAL, "%s requests belong to the iptables front, not %s", req.Cmd, req.Front)
+	}
+	fam, err := iptFamily(req.Family)
+	if err != nil {
+		return nil, err
+	}
+	st := s.state
+	switch req.Cmd {
+	case proto.CmdIptReplace:
+		b, err := st.IptReplace(fam, req.Blob, peer, req.DryRun)
+		return &proto.Response{Blob: b}, err
+	case proto.CmdIptGetInfo:
+		b, err := st.IptGetInfo(fam, req.Blob)
+		return &proto.Response{Blob: b}, err
+	case proto.CmdIptGetEntries:
+		b, err := st.IptGetEntries(fam, req.Blob)
+		return &proto.Response{Blob: b}, err
+	case proto.CmdIptAddCounters:
+		return &proto.Response{}, st.IptAddCounters(fam, req.Blob)
+	case proto.CmdIptRevisionMatch, proto.CmdIptRevisionTarget:
+		rev, err := IptRevision(fam, req.Cmd == proto.CmdIptRevisionTarget, req.Blob)
+		return &proto.Response{Revision: rev}, err
+	}
+	return nil, errorf(proto.EINVAL, "command %s is not handled here", req.Cmd)
+}
