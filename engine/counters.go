@@ -30,15 +30,19 @@ func (c *Chain) Counters() (Counters, error) {
 	if c.coll == nil {
 		return Counters{}, fmt.Errorf("engine: counters of chain %s: chain is closed", c.IR.Name)
 	}
-	n := c.Program.NumRules
-	all, err := readCounters(c.coll.Maps[backend.CountersMap], backend.CounterEntries(n))
+	p := c.Program
+	all, err := readCounters(c.coll.Maps[backend.CountersMap], p.CounterSlots())
 	if err != nil {
 		return Counters{}, fmt.Errorf("engine: counters of chain %s: %w", c.IR.Name, err)
 	}
+	rules := make([]Counter, p.NumRules)
+	for i := range rules {
+		rules[i] = all[p.RuleSlot(i)]
+	}
 	return Counters{
-		Rules:  all[:n],
-		Policy: all[backend.CounterIndexPolicy(n)],
-		Errors: all[backend.CounterIndexErrors(n)],
+		Rules:  rules,
+		Policy: all[p.PolicySlot()],
+		Errors: all[p.ErrorSlot()],
 	}, nil
 }
 

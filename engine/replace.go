@@ -97,14 +97,13 @@ func carryCounters(c, next *Chain) error {
 	for i, r := range next.IR.Rules {
 		k := ruleKey(r)
 		if s := oldSlots[k]; len(s) > 0 {
-			moves = append(moves, move{backend.CounterIndexRule(s[0]), backend.CounterIndexRule(i)})
+			moves = append(moves, move{c.Program.RuleSlot(s[0]), next.Program.RuleSlot(i)})
 			oldSlots[k] = s[1:]
 		}
 	}
-	on, nn := c.Program.NumRules, next.Program.NumRules
 	moves = append(moves,
-		move{backend.CounterIndexPolicy(on), backend.CounterIndexPolicy(nn)},
-		move{backend.CounterIndexErrors(on), backend.CounterIndexErrors(nn)})
+		move{c.Program.PolicySlot(), next.Program.PolicySlot()},
+		move{c.Program.ErrorSlot(), next.Program.ErrorSlot()})
 	for _, mv := range moves {
 		if err := copyCounter(from, to, mv.from, mv.to); err != nil {
 			return fmt.Errorf("carry counters: %w", err)

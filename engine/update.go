@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/bpfilter-go/bpfilter/backend"
+	"github.com/bpfilter-go/bpfilter/ir"
+	"github.com/bpfilter-go/bpfilter/optimizer"
+)
+
+// Update tries to turn the loaded chain into next with map writes only:
+// it plans next with the loaded plan as Previous (rule IDs, priorities and
+// table capacities kept), and when optimizer.Diff finds the program
+// structure unchanged and the compiled program is identical, it writes the
+// changed table, filter, class, set and action entries and zeroes the
+// counters of the IDs that now name new rules. The program (and its ID)
+// stays; counters of unchanged rules survive. It returns false, with the
+// reason, when a reload is needed (then nothing was written; use Replace).
+//
+// The writes are not one atomic step: while they are applied a packet may
+// see a mix of the old and the new entries of the changed rules.
+func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) {
+	if c.coll == nil {
+		return false, "", fmt.Errorf("engine: update chain %s: chain is closed", c.IR.Name)
+	}
+	if next == nil {
+		return false, "", errors.New("engine: update with a nil chain")
+	}
+	old := c.Program
+	if old.Plan == nil {
+		return false, "loaded program has no plan", nil
+	}
+	if next.Name != c.IR.Name || next.Hook != c.IR.Hook {
+		return false, "chain name or hook changed", nil
+	}
+	bo := c.opts.backendOptions(nil)
+	bo.Plan.Previous = old.Plan
+	p, err := backend.Compile(next, bo)
+	if err != nil {
+		return false, "", fmt.Errorf("engine: update chain %s: %w", next.Name, err)
+	}
+	d, err := optimizer.Diff(old.Plan, p.Plan)
+	if err != nil {
+		return false, "", fmt.Errorf("engine: update chain %s: %w", next.Name, err)
+	}
+	if d.Rebuild {
+		return false, d.Reason, nil
+	}
+	if why := programChange(old.Spec, p.Spec); why != "" {
+		return false, why, nil
+	}
+	if err := c.applyDelta(p, &d); err != nil {
+		return false, "", fmt.Errorf("engine: update chain %s: %w (the chain may be partly updated)", next.Name, err)
+	}
+	nextIR := next
+	if nextIR.HookOpts != c.IR.HookOpts {
+		nextIR = nextIR.Clone()
+		nextIR.HookOpts = c.IR.HookOpts
+	}
+	c.IR, c.Program = nextIR, p
+	return true, "", nil
+}
+
+// programChange says why two specs need different programs or maps ("":
+// they do not).
+func programChange(a, b *ebpf.CollectionSpec) string {
+	pa, pb := a.Programs[backend.ProgramName], b.Programs[backend.ProgramName]
+	if pa == nil || pb == nil {
+		return "missing program"
+	}
+	if !sameInsns(pa.Instructions, pb.Instructions) {
+		return "program code changed"
+	}
+	if len(a.Maps) != len(b.Maps) {
+		return "map set changed"
+	}
+	for name, ma := range a.Maps {
+		mb := b.Maps[name]
+		if mb == nil {
+			return "map " + name + " removed"
+		}
+		if ma.Type != mb.Type || ma.KeySize != mb.KeySize || ma.ValueSize != mb.ValueSize || ma.MaxEntries != mb.MaxEntries || ma.Flags != mb.Flags {
+			return "map " + name + " changed shape"
+		}
+	}
+	return ""
+}
+
+func sameInsns(a, b asm.Instructions) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.OpCode != y.OpCode || x.Dst != y.Dst || x.Src != y.Src || x.Offset != y.Offset || x.Constant != y.Constant || x.Reference() != y.Reference() || x.Symbol() != y.Symbol() {
+			return false
+		}
+	}
+	return true
+}
+
+// applyDelta writes d into the loaded maps; p is the new program.
+func (c *Chain) applyDelta(p *backend.Program, d *optimizer.Delta) error {
+	maps := c.coll.Maps
+	m := func(name string) (*ebpf.Map, error) {
+		if mp := maps[name]; mp != nil {
+			return mp, nil
+		}
+		return nil, fmt.Errorf("map %s is not loaded", name)
+	}
+	if len(d.ResetCounters) > 0 {
+		cpus, err := ebpf.PossibleCPU()
+		if err != nil {
+			return err
+		}
+		zero := make([]backend.Counter, cpus)
+		for _, id := range d.ResetCounters {
+			if err := writeCounter(maps[backend.CountersMap], id, zero); err != nil {
+				return err
+			}
+		}
+	}
+	if len(d.Actions) > 0 {
+		am, err := m(backend.ActionsMap)
+		if err != nil {
+			return err
+		}
+		vals := map[uint32][]byte{}
+		for _, kv := range p.Spec.Maps[backend.ActionsMap].Contents {
+			vals[kv.Key.(uint32)] = kv.Value.([]byte)
+		}
+		for _, id := range d.Actions {
+			v, ok := vals[id]
+			if !ok {
+				v = make([]byte, am.ValueSize()) // a rule that left the lookups
+			}
+			if err := am.Put(id, v); err != nil {
+				return fmt.Errorf("write action %d: %w", id, err)
+			}
+		}
+	}
+	plan := p.Plan
+	for _, td := range d.Tables {
+		t := &plan.Segments[td.Segment].Tables[td.Table]
+		tm, err := m(backend.TableMapName(td.Segment, td.Table))
+		if err != nil {
+			return err
+		}
+		for _, e := range td.Put {
+			if err := tm.Put(t.MapKey(e.Key, e.PrefixLen), e.Value.Native()); err != nil {
+				return fmt.Errorf("write table entry: %w", err)
+			}
+		}
+		for _, e := range td.Delete {
+			if err := tm.Delete(t.MapKey(e.Key, e.PrefixLen)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("delete table entry: %w", err)
+			}
+		}
+	}
+	for _, fd := range d.Filters {
+		f := &plan.Segments[fd.Segment].Filters[fd.Filter]
+		fm, err := m(backend.FilterMapName(fd.Segment, fd.Filter))
+		if err != nil {
+			return err
+		}
+		for _, e := range fd.Put {
+			if err := fm.Put(backend.FilterKey(f, e.Key, e.PrefixLen), e.Bits); err != nil {
+				return fmt.Errorf("write filter entry: %w", err)
+			}
+		}
+		for _, e := range fd.Delete {
+			if err := fm.Delete(backend.FilterKey(f, e.Key, e.PrefixLen)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("delete filter entry: %w", err)
+			}
+		}
+	}
+	for _, cd := range d.Classes {
+		cm, err := m(backend.ClassMapName(cd.Segment, cd.Class))
+		if err != nil {
+			return err
+		}
+		for _, u := range cd.Updates {
+			if err := cm.Put(u.Value, u.Class); err != nil {
+				return fmt.Errorf("write class %d: %w", u.Value, err)
+			}
+		}
+	}
+	for _, sd := range d.Sets {
+		s := p.Plan.Chain.Set(sd.Set)
+		if s == nil {
+			return fmt.Errorf("set %s is not in the chain", sd.Set)
+		}
+		sm, err := m(p.SetMaps[sd.Set])
+		if err != nil {
+			return err
+		}
+		for _, e := range sd.Add {
+			if err := sm.Put(backend.SetKey(s, e), backend.SetValue()); err != nil {
+				return fmt.Errorf("add set %s element: %w", sd.Set, err)
+			}
+		}
+		for _, e := range sd.Delete {
+			if err := sm.Delete(backend.SetKey(s, e)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("delete set %s element: %w", sd.Set, err)
+			}
+		}
+	}
+	return nil
+}
