@@ -27,12 +27,18 @@ type gen struct {
 	// lookupAt maps the first rule of each segment compiled as lookups to
 	// the segment's index.
 	lookupAt map[int]int
+	// uc inlines user chains (nil: the chain has no JUMP/GOTO/RETURN).
+	uc *userChains
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
 // refuses what the backend does not support with an error naming the
 // feature. The result depends only on c and opts.
-func Compile(c *ir.Chain, opts Options) (*Program, error) {
+func Compile(c *ir.Chain, opts Options) (*Program, error) { return compile(c, opts, nil) }
+
+// compile is Compile with the ruleset user chains are looked up in (nil:
+// JUMP, GOTO and RETURN are refused).
+func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 	if c == nil {
 		return nil, errors.New("compile: nil chain")
 	}
@@ -55,6 +61,10 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
+	users := hasUserVerdicts(c)
+	if users && rs == nil {
+		return nil, fmt.Errorf("compile chain %s: JUMP, GOTO and RETURN need the ruleset (CompileInRuleset)", c.Name)
+	}
 	p, err := makePlan(c)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
@@ -63,11 +73,20 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 	// stay linear so the set map remains the live source of its elements.
 	popts := opts.Plan
 	popts.LiveSets = true
+	if users {
+		// Inlined user chains are emitted rule by rule.
+		popts.Linear = true
+	}
 	op, err := optimizer.Build(c, popts)
 	if err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
 	g := &gen{b: newBuilder(), chain: c, hook: c.Hook, fl: c.Hook.Flavour(), opt: op, lookupAt: chooseLookups(op, len(c.Sets))}
+	if users {
+		if g.uc, err = newUserChains(rs, c, op.CounterEntries()); err != nil {
+			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+		}
+	}
 	if g.fl == ir.FlavourNF {
 		if g.nf, err = resolveNetfilter(opts.KernelBTF); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -90,6 +109,11 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
 	spec.Maps[CountersMap] = countersMapSpec(int(op.IDCap))
+	var userSlots map[string]uint32
+	if g.uc != nil {
+		spec.Maps[CountersMap].MaxEntries = g.uc.next
+		userSlots = g.uc.base
+	}
 	if err := g.lookupMapSpecs(op, spec); err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
@@ -98,7 +122,7 @@ func Compile(c *ir.Chain, opts Options) (*Program, error) {
 			return nil, fmt.Errorf("compile chain %s: dump bytecode: %w", c.Name, err)
 		}
 	}
-	return &Program{Spec: spec, NumRules: len(c.Rules), SetMaps: setMaps, Insns: len(insns), Plan: op}, nil
+	return &Program{Spec: spec, NumRules: len(c.Rules), SetMaps: setMaps, Insns: len(insns), Plan: op, UserSlots: userSlots}, nil
 }
 
 // emitProgram emits the prologue, the rules and the policy.
@@ -114,6 +138,12 @@ func (g *gen) emitProgram(p *plan) error {
 		g.emitParse()
 	}
 	blockEnd, blockStart := "", 0
+	if g.uc != nil {
+		if err := g.emitInlined(p); err != nil {
+			return err
+		}
+		p = &plan{chain: p.chain} // rules emitted
+	}
 	for i := 0; i < len(p.rules); i++ {
 		if si, ok := g.lookupAt[i]; ok {
 			if blockEnd != "" {

@@ -65,6 +65,10 @@ type Program struct {
 	// bf_c<seg>_<class>, bf_actions) and rule IDs, which are the counter
 	// slots (Plan.CounterSlot, PolicySlot, ErrorSlot).
 	Plan *optimizer.Plan
+	// UserSlots is the counter slot of the first rule of each user chain
+	// the chain JUMPs or GOTOs to (CompileInRuleset): rule j of user chain
+	// u counts in UserSlots[u]+j, after the chain's own slots.
+	UserSlots map[string]uint32
 }
 
 // CounterIndexRule returns the counter slot of rule i.
@@ -114,6 +118,9 @@ func (p *Program) ErrorSlot() uint32 {
 
 // CounterSlots returns the number of counter slots (bf_counters entries).
 func (p *Program) CounterSlots() uint32 {
+	if p.UserSlots != nil && p.Spec != nil && p.Spec.Maps[CountersMap] != nil {
+		return p.Spec.Maps[CountersMap].MaxEntries
+	}
 	if p.Plan != nil {
 		return p.Plan.CounterEntries()
 	}

@@ -102,10 +102,6 @@ type plan struct {
 func makePlan(c *ir.Chain) (*plan, error) {
 	p := &plan{chain: c}
 	for i, r := range c.Rules {
-		switch r.Verdict.Kind {
-		case ir.Jump, ir.Goto, ir.Return:
-			return nil, fmt.Errorf("chain %s, rule %d: verdict %s is not supported by the backend yet (user chains)", c.Name, i, r.Verdict.Kind)
-		}
 		rp := rulePlan{index: i, rule: r}
 		for j := range r.Matches {
 			m := &r.Matches[j]
