@@ -127,9 +127,17 @@ func BenchmarkUpdateOneRule(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer lc.Close()
-			// Version 1 drops the probe at rule 5000; version 0 is c.
+			// Version 1 changes the first source-address rule from rule
+			// 5000 on to drop the probe's source (same shape: a map
+			// update); version 0 is c.
 			v1 := c.Clone()
-			v1.Rules[n/2] = benchProbe().Rule(ir.Verdict{Kind: ir.Drop})
+			at := sourceRule(c, n/2)
+			if at < 0 {
+				b.Fatal("no single source-address rule in the second half")
+			}
+			m := v1.Rules[at].Matches[0]
+			m.Value, m.Mask = benchProbe().Src.AsSlice(), nil
+			v1.Rules[at] = &ir.Rule{Matches: []ir.Match{m}, Verdict: ir.Verdict{Kind: ir.Drop}, Counter: true}
 			versions := []*ir.Chain{c, v1}
 			wants := []uint32{xdpPass, xdpDrop}
 			pkt := benchProbe().Packet(true).Data
@@ -164,4 +172,20 @@ func TestMatrixChains(t *testing.T) {
 			matrixChain(t, k, 1000, place)
 		}
 	}
+}
+
+// sourceRule returns the index of the first rule from i on whose only
+// match is an exact IPv4 source address, or -1.
+func sourceRule(c *ir.Chain, i int) int {
+	for ; i < len(c.Rules); i++ {
+		r := c.Rules[i]
+		if len(r.Matches) != 1 || r.Log != nil || r.Matches[0].Negate || r.Matches[0].Op != ir.OpEq {
+			continue
+		}
+		m := r.Matches[0]
+		if (m.Field == ir.IP4Saddr || m.Field == ir.IP4Snet) && (m.Mask == nil || string(m.Mask) == "\xff\xff\xff\xff") {
+			return i
+		}
+	}
+	return -1
 }
