@@ -45,6 +45,10 @@ type Options struct {
 	// zero (upstream "bfcli chain update" behaviour) instead of carrying
 	// over those of unchanged rules (the default, see Replace).
 	FreshCounters bool
+	// Ruleset holds the user chains a chain's JUMP and GOTO rules reach
+	// (iptables); they are inlined (backend.CompileInRuleset). Nil: such
+	// rules are refused.
+	Ruleset *ir.Ruleset
 }
 
 // Chain is one chain loaded in the kernel, attached or not. A Chain is
@@ -72,7 +76,7 @@ func Load(c *ir.Chain, opts Options) (*Chain, error) {
 	if c == nil {
 		return nil, errors.New("engine: load nil chain")
 	}
-	p, err := backend.Compile(c, opts.backendOptions(opts.DumpBytecode))
+	p, err := opts.compile(c, opts.backendOptions(opts.DumpBytecode))
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}

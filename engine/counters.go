@@ -23,6 +23,9 @@ type Counters struct {
 	Policy Counter
 	// Errors counts packets whose headers could not be parsed.
 	Errors Counter
+	// User holds, for each user chain the chain inlines (Options.Ruleset),
+	// one counter per rule of that chain, summed over its call sites.
+	User map[string][]Counter
 }
 
 // Counters reads the chain's counters.
@@ -43,6 +46,7 @@ func (c *Chain) Counters() (Counters, error) {
 		Rules:  rules,
 		Policy: all[p.PolicySlot()],
 		Errors: all[p.ErrorSlot()],
+		User:   c.userCounters(all),
 	}, nil
 }
 

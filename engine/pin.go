@@ -9,7 +9,6 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/bpfilter-go/bpfilter/backend"
 	"github.com/bpfilter-go/bpfilter/bpf"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -124,7 +123,7 @@ func Restore(dir string, c *ir.Chain, opts Options) (*Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: restore chain %s: %w", c.Name, err)
 	}
-	p, err := backend.Compile(c, opts.backendOptions(nil))
+	p, err := opts.compile(c, opts.backendOptions(nil))
 	if err != nil {
 		return nil, fmt.Errorf("engine: restore: %w", err)
 	}

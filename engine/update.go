@@ -31,6 +31,9 @@ func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) 
 		return false, "", errors.New("engine: update with a nil chain")
 	}
 	old := c.Program
+	if c.opts.Ruleset != nil {
+		return false, "chain inlines user chains", nil
+	}
 	if old.Plan == nil {
 		return false, "loaded program has no plan", nil
 	}
