@@ -127,7 +127,7 @@ func (s *State) swap(p *plan) error {
 		}
 	}
 	for _, e := range p.add {
-		prog, err := s.loader.Load(e.Chain)
+		prog, err := s.load(e, e.Chain)
 		if err != nil {
 			cleanup()
 			return errorf(Errno(err), "loading chain %s: %w", e.name(), err)
@@ -199,7 +199,7 @@ func (s *State) swap(p *plan) error {
 // loaded again and swapped back in (the swap carries the counters back).
 func (s *State) swapBack(p *plan, e *entry) {
 	old := p.over[e]
-	fresh, err := s.loader.Load(old.Chain)
+	fresh, err := s.load(old, old.Chain)
 	if err == nil {
 		err = s.inNetns(p, old.NetnsID, func() error { return e.prog.Replace(fresh) })
 		if err != nil {

@@ -26,6 +26,7 @@ func (e *entry) counters() (proto.Counters, error) {
 		Rules:  make([]proto.Counter, len(e.Chain.Rules)),
 		Policy: kc.Policy.Add(e.Offsets.Policy),
 		Errors: kc.Errors.Add(e.Offsets.Errors),
+		User:   kc.User,
 	}
 	for i := range out.Rules {
 		if i < len(kc.Rules) {

@@ -87,6 +87,14 @@ func (p *engineProgram) Counters() (proto.Counters, error) {
 	for i, r := range ec.Rules {
 		out.Rules[i] = proto.Counter(r)
 	}
+	for name, rs := range ec.User {
+		if out.User == nil {
+			out.User = map[string][]proto.Counter{}
+		}
+		for _, r := range rs {
+			out.User[name] = append(out.User[name], proto.Counter(r))
+		}
+	}
 	return out, nil
 }
 

@@ -111,8 +111,9 @@ func iptEntryCounts(t *iptTable, cnt map[string]proto.Counters) []abi.Counters {
 	return out
 }
 
-// iptLiveCounters reads the IR chains' counters of family fam's chains.
-// s.mu must be held.
+// iptLiveCounters reads the counters of family fam's chains, by IR chain
+// name; a user chain's rules count what they matched from every builtin
+// chain that runs them. s.mu must be held.
 func (s *State) iptLiveCounters(fam abi.Family) (map[string]proto.Counters, error) {
 	out := map[string]proto.Counters{}
 	prefix := iptPrefix(fam)
@@ -126,6 +127,16 @@ func (s *State) iptLiveCounters(fam abi.Family) (map[string]proto.Counters, erro
 			return nil, errorf(proto.EIO, "reading counters of chain %s: %w", n, err)
 		}
 		out[n] = c
+		for u, rs := range c.User {
+			uc := out[u]
+			for j, r := range rs {
+				if j >= len(uc.Rules) {
+					uc.Rules = append(uc.Rules, proto.Counter{})
+				}
+				uc.Rules[j] = uc.Rules[j].Add(r)
+			}
+			out[u] = uc
+		}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/binary"
+	"strings"
 
 	compat "github.com/bpfilter-go/bpfilter/compat/iptables"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
@@ -65,15 +66,9 @@ func (s *State) IptReplace(fam abi.Family, req []byte, peer Peer, dryRun bool) (
 	if err != nil {
 		return nil, err
 	}
-	p, predicted, err := s.iptPlan(fam, rs, peer)
+	p, err := s.iptPlan(fam, rs, peer)
 	if err != nil {
 		return nil, err
-	}
-	// Every entry of the new table starts at zero, as in the kernel: the
-	// BPF counts the engine carries over unchanged rules are subtracted.
-	carried := iptEntryCounts(nt, predicted)
-	for i := range nt.Base {
-		nt.Base[i] = abi.Counters{Packets: -carried[i].Packets, Bytes: -carried[i].Bytes}
 	}
 	p.ipt = s.ipt.with(fam, nt)
 	if err := s.checkPlan(p); err != nil {
@@ -89,51 +84,61 @@ func (s *State) IptReplace(fam abi.Family, req []byte, peer Peer, dryRun bool) (
 }
 
 // iptPlan builds the plan installing rs as family fam's chains: builtin
-// chains take over their attachment in place, chains of the family that
-// rs no longer has are removed. It also returns the counters each new
-// chain will start with (what the engine carries over unchanged rules).
-// s.mu must be held.
-func (s *State) iptPlan(fam abi.Family, rs *ir.Ruleset, peer Peer) (*plan, map[string]proto.Counters, error) {
+// chains take over their attachment in place, carrying the user chains
+// they jump to (inlined by the backend), and chains of the family that rs
+// no longer has are removed. New programs start with zero counters
+// (iptLoader), as a replaced kernel table does. s.mu must be held.
+func (s *State) iptPlan(fam abi.Family, rs *ir.Ruleset, peer Peer) (*plan, error) {
 	p := &plan{front: proto.FrontIptables, via: peer}
-	predicted := map[string]proto.Counters{}
+	var users []*ir.Chain
+	for _, c := range rs.Chains {
+		if c.User {
+			users = append(users, c)
+		}
+	}
 	keep := map[string]bool{}
 	for _, c := range rs.Chains {
-		keep[c.Name] = true
-		old := s.chains[c.Name]
-		if old == nil || !old.Attached || old.Front != proto.FrontIptables {
-			e, err := s.prepare(proto.FrontIptables, c, peer, true)
-			if err != nil {
-				return nil, nil, err
-			}
-			p.add = append(p.add, e)
+		if c.User {
+			// User chains run inside the builtin chains' programs.
 			continue
 		}
-		n, err := successor(old, c)
+		keep[c.Name] = true
+		old := s.chains[c.Name]
+		var e *entry
+		var err error
+		if old != nil && old.Attached && old.Front == proto.FrontIptables {
+			e, err = successor(old, c)
+		} else {
+			e, err = s.prepareIpt(c, peer)
+		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		n.carry, n.carryPolicy, n.carryErrors = matchRules(old.Chain, n.Chain), true, true
-		p.add = append(p.add, n)
-		oc, err := old.counters()
-		if err != nil {
-			return nil, nil, errorf(proto.EIO, "reading counters of chain %s: %w", old.name(), err)
-		}
-		pc := proto.Counters{Rules: make([]proto.Counter, len(n.Chain.Rules)), Policy: oc.Policy}
-		for j, i := range n.carry {
-			if i >= 0 && i < len(oc.Rules) {
-				pc.Rules[j] = oc.Rules[i]
-			}
-		}
-		predicted[c.Name] = pc
+		e.Users = users
+		p.add = append(p.add, e)
 	}
 	prefix := iptPrefix(fam)
 	for _, n := range s.sortedNames() {
 		e := s.chains[n]
-		if e.Front == proto.FrontIptables && len(n) > len(prefix) && n[:len(prefix)] == prefix && !keep[n] {
+		if e.Front == proto.FrontIptables && strings.HasPrefix(n, prefix) && !keep[n] {
 			p.remove = append(p.remove, n)
 		}
 	}
-	return p, predicted, nil
+	return p, nil
+}
+
+// prepareIpt is prepare for an iptables builtin chain, whose JUMP and GOTO
+// rules reach the user chains loaded with it.
+func (s *State) prepareIpt(c *ir.Chain, peer Peer) (*entry, error) {
+	c = c.Clone()
+	if err := c.Validate(); err != nil {
+		return nil, errorf(proto.EINVAL, "%w", err)
+	}
+	e := &entry{Front: proto.FrontIptables, Chain: c}
+	if err := s.resolveAttach(e, peer); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 func marshalCounters(cs []abi.Counters) []byte {

@@ -40,7 +40,7 @@ func (s *State) ensureIptables(enabled bool, self Peer) error {
 				return err
 			}
 			for _, c := range rs.Chains {
-				if s.chains[c.Name] != nil {
+				if c.User || s.chains[c.Name] != nil {
 					continue
 				}
 				e, err := s.prepare(proto.FrontIptables, c, self, true)

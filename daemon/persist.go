@@ -172,6 +172,14 @@ func checkEntry(e *entry) error {
 	if err := e.Chain.Validate(); err != nil {
 		return err
 	}
+	for i, u := range e.Users {
+		if u == nil || !u.User {
+			return fmt.Errorf("user chain %d is null or not a user chain", i)
+		}
+		if err := u.Validate(); err != nil {
+			return err
+		}
+	}
 	switch e.Front {
 	case "cli", "iptables", "nftables":
 	default:

@@ -56,9 +56,9 @@ func (s *State) Restore() error {
 // into e's pin directory, the successor is what is pinned (and in force):
 // e then becomes that successor.
 func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
-	restore := func(c *ir.Chain) (prog Program, err error) {
+	restore := func(c *ir.Chain, users []*ir.Chain) (prog Program, err error) {
 		run := func() error {
-			prog, err = s.loader.Restore(s.pinDir(e), c)
+			prog, err = s.restoreProg(s.pinDir(e), e, c, users)
 			return err
 		}
 		err = s.ns.InNetnsID(e.NetnsID, run)
@@ -71,7 +71,7 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 		}
 		return prog, err
 	}
-	prog, err := restore(e.Chain)
+	prog, err := restore(e.Chain, e.Users)
 	if err == nil || pending == nil {
 		return prog, err
 	}
@@ -79,7 +79,7 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 		if s.pinDir(n) != s.pinDir(e) {
 			continue
 		}
-		p2, err2 := restore(n.Chain)
+		p2, err2 := restore(n.Chain, n.Users)
 		if err2 != nil && e.Attached {
 			// Killed between the unpin and the re-pin of an in-place
 			// swap: only the links are pinned. Rebuild the directory with
@@ -88,7 +88,7 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 				rerr := s.ns.InNetnsID(e.NetnsID, func() error { return r.Repair(s.pinDir(e), n.Chain) })
 				if rerr == nil {
 					s.log.Warn("rebuilt the pins of a chain interrupted in the middle of a swap", "chain", n.name(), "dir", s.pinDir(e))
-					p2, err2 = restore(n.Chain)
+					p2, err2 = restore(n.Chain, n.Users)
 				} else {
 					s.log.Error("repairing the pins of an interrupted swap", "chain", n.name(), "err", rerr)
 				}
@@ -96,7 +96,7 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 		}
 		if err2 == nil {
 			s.log.Info("the interrupted update had already replaced the chain", "chain", e.name())
-			e.Chain, e.Offsets = n.Chain.Clone(), n.Offsets
+			e.Chain, e.Offsets, e.Users = n.Chain.Clone(), n.Offsets, n.Users
 			return p2, nil
 		}
 	}

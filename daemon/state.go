@@ -35,6 +35,9 @@ type entry struct {
 	// Offsets are added to the kernel counters: the counts of unchanged
 	// rules carried over from programs this one replaced.
 	Offsets proto.Counters `json:"counter_offsets"`
+	// Users are the user chains the chain JUMPs or GOTOs to (iptables
+	// front), inlined into its program.
+	Users []*ir.Chain `json:"user_chains,omitempty"`
 
 	prog Program
 	// watchers end the log streams of this entry when it goes away.

@@ -62,6 +62,9 @@ func (c *Chain) Replace(next *Chain) error {
 		nextIR.HookOpts = c.IR.HookOpts
 	}
 	c.IR, c.Program, c.VerifierLog = nextIR, next.Program, next.VerifierLog
+	// The user chains inlined in the new program are next's: counters
+	// (Counters.User) are split by them.
+	c.opts.Ruleset = next.opts.Ruleset
 	c.coll, c.prog = next.coll, next.prog
 	next.coll, next.prog = nil, nil
 	old.Close()

@@ -120,6 +120,9 @@ type Counters struct {
 	Rules  []Counter `json:"rules"`
 	Policy Counter   `json:"policy"`
 	Errors Counter   `json:"errors"`
+	// User holds, for chains running user chains (iptables), the counters
+	// of each user chain's rules as reached from this chain.
+	User map[string][]Counter `json:"user,omitempty"`
 }
 
 // ChainState is a chain as the daemon holds it.
