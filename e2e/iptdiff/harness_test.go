@@ -1,0 +1,235 @@
+package iptdiff
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfilter-go/bpfilter/compat/iptables"
+	"github.com/bpfilter-go/bpfilter/engine"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/translate"
+	"github.com/bpfilter-go/bpfilter/internal/testenv"
+)
+
+var sprintf = fmt.Sprintf
+
+// side is one sender namespace S and one receiver namespace R joined by a
+// veth pair; R holds the ruleset under test and raw sockets that see every
+// packet its INPUT chain lets through.
+type side struct {
+	name   string
+	s, r   *testenv.Netns
+	veth   *testenv.Veth
+	rMAC   net.HardwareAddr
+	sendFD int
+	rawFDs []int
+}
+
+func newSide(t *testing.T, name string) *side {
+	t.Helper()
+	sd := &side{name: name, s: testenv.NewNetns(t), r: testenv.NewNetns(t)}
+	sd.veth = testenv.NewVethPair(t, sd.s, sd.r, senderV4.String()+"/24", recvV4.String()+"/24")
+	for i := 3; i <= 6; i++ {
+		sd.r.Exec(t, "ip", "addr", "add", sprintf("198.18.0.%d/24", i), "dev", sd.veth.NameB)
+		sd.r.Exec(t, "ip", "-6", "addr", "add", sprintf("fd00:198:18:0::%d/64", i), "dev", sd.veth.NameB, "nodad")
+	}
+	err := sd.r.Do(func() error {
+		ifc, err := net.InterfaceByName(sd.veth.NameB)
+		if err != nil {
+			return err
+		}
+		sd.rMAC = ifc.HardwareAddr
+		for _, fp := range []struct{ fam, proto int }{
+			{unix.AF_INET, unix.IPPROTO_TCP}, {unix.AF_INET, unix.IPPROTO_UDP}, {unix.AF_INET, unix.IPPROTO_ICMP},
+			{unix.AF_INET6, unix.IPPROTO_TCP}, {unix.AF_INET6, unix.IPPROTO_UDP}, {unix.AF_INET6, unix.IPPROTO_ICMPV6},
+		} {
+			fd, err := unix.Socket(fp.fam, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, fp.proto)
+			if err != nil {
+				return fmt.Errorf("raw socket %d/%d: %w", fp.fam, fp.proto, err)
+			}
+			sd.rawFDs = append(sd.rawFDs, fd)
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20); err != nil {
+				return fmt.Errorf("SO_RCVBUFFORCE: %w", err)
+			}
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		for _, fd := range sd.rawFDs {
+			unix.Close(fd)
+		}
+	})
+	if err != nil {
+		t.Fatalf("%s: receiver: %v", name, err)
+	}
+	err = sd.s.Do(func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("packet socket: %w", err)
+		}
+		sd.sendFD = fd
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: sender: %v", name, err)
+	}
+	t.Cleanup(func() { unix.Close(sd.sendFD) })
+	return sd
+}
+
+// send puts one IP packet on the wire from S to R.
+func (sd *side) send(p probe) error {
+	etype := uint16(0x0800)
+	if p.v6 {
+		etype = 0x86dd
+	}
+	frame := make([]byte, 14, 14+len(p.ip))
+	copy(frame[0:6], sd.rMAC)
+	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(frame[12:], etype)
+	frame = append(frame, p.ip...)
+	to := &unix.SockaddrLinklayer{Ifindex: sd.veth.IfindexA, Protocol: htons(etype), Halen: 6}
+	copy(to.Addr[:], sd.rMAC)
+	return unix.Sendto(sd.sendFD, frame, 0, to)
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// drain reads every datagram queued on R's raw sockets and records the
+// markers found.
+func (sd *side) drain(got map[uint32]bool) error {
+	buf := make([]byte, 65536)
+	for _, fd := range sd.rawFDs {
+		for {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if errors.Is(err, unix.EAGAIN) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s: read raw socket: %w", sd.name, err)
+			}
+			if i := bytes.Index(buf[:n], []byte("BFDIFF")); i >= 0 && i+10 <= n {
+				got[binary.BigEndian.Uint32(buf[i+6:])] = true
+			}
+		}
+	}
+	return nil
+}
+
+// loadKernel loads the restore text with iptables-legacy-restore (and
+// ip6tables-legacy-restore) in R.
+func (sd *side) loadKernel(t *testing.T, v4, v6 string) {
+	t.Helper()
+	for _, x := range []struct{ cmd, text string }{{"iptables-legacy-restore", v4}, {"ip6tables-legacy-restore", v6}} {
+		if x.text == "" {
+			continue
+		}
+		cmd := exec.Command("ip", "netns", "exec", sd.r.Name, x.cmd)
+		cmd.Stdin = strings.NewReader(x.text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", x.cmd, err, out)
+		}
+	}
+}
+
+// loadBpfilter translates the restore texts and loads the builtin chains
+// with the engine, attached in R.
+func (sd *side) loadBpfilter(t *testing.T, v4, v6 string) {
+	t.Helper()
+	for _, x := range []struct {
+		fam  abi.Family
+		text string
+		prio [2]int32
+	}{{abi.IPv4, v4, translate.DefaultPriorities}, {abi.IPv6, v6, [2]int32{-4, -3}}} {
+		if x.text == "" {
+			continue
+		}
+		ts := iptables.NewTables(x.fam)
+		if err := ts.Restore(strings.NewReader(x.text), iptables.RestoreOptions{}); err != nil {
+			t.Fatalf("restore %s: %v", x.fam, err)
+		}
+		tb, err := ts.Table("filter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := translate.Table(tb, translate.Options{RuleText: iptables.RuleString, Priorities: x.prio})
+		if err != nil {
+			t.Fatalf("translate %s: %v", x.fam, err)
+		}
+		for _, c := range rs.Chains {
+			if c.User {
+				continue
+			}
+			var ch *engine.Chain
+			err := sd.r.Do(func() error {
+				var err error
+				if ch, err = engine.Load(c, engine.Options{Ruleset: rs}); err != nil {
+					return err
+				}
+				return ch.Attach(c.HookOpts)
+			})
+			if ch != nil {
+				t.Cleanup(func() { ch.Close() })
+			}
+			if err != nil {
+				t.Fatalf("load %s: %v", c.Name, err)
+			}
+		}
+	}
+}
+
+// deliver sends the probes to both sides in batches and returns, per
+// side, the markers R delivered.
+func deliver(t *testing.T, sides []*side, probes []probe) []map[uint32]bool {
+	t.Helper()
+	got := make([]map[uint32]bool, len(sides))
+	for i := range got {
+		got[i] = map[uint32]bool{}
+	}
+	const batch = 64
+	deadline := time.Now().Add(2 * time.Minute)
+	for start := 0; start < len(probes); start += batch {
+		if time.Now().After(deadline) {
+			t.Fatalf("sending took longer than 2 minutes (%d of %d probes sent)", start, len(probes))
+		}
+		end := min(start+batch, len(probes))
+		for _, p := range probes[start:end] {
+			for _, sd := range sides {
+				if err := sd.send(p); err != nil {
+					t.Fatalf("%s: send %s: %v", sd.name, p.desc, err)
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		for i, sd := range sides {
+			if err := sd.drain(got[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i, sd := range sides {
+		if err := sd.drain(got[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return got
+}
+
+// requireEnv skips unless the test can run.
+func requireEnv(t *testing.T) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireBPF(t)
+	testenv.RequireCommand(t, "iptables-legacy-restore")
+	testenv.RequireCommand(t, "ip6tables-legacy-restore")
+}
