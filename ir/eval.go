@@ -45,6 +45,13 @@ type Packet struct {
 	// Sock describes the socket operation on cgroup sock_addr hooks (Data
 	// is unused there).
 	Sock *SockAddr
+	// InIfName and OutIfName are the names of the netfilter hook's input
+	// and output devices ("" when the hook has none).
+	InIfName, OutIfName string
+	// NFCT is skb->_nfct on netfilter hooks: the conntrack entry pointer
+	// (any non-zero value above the low three bits) ORed with the
+	// ip_conntrack_info in the low three bits (see CtStateBit).
+	NFCT uint64
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -190,6 +197,8 @@ func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 		}
 	}
 	switch f {
+	case MetaIifName, MetaOifName, CtState:
+		return netfilterFieldValue(f, p)
 	case MetaIface:
 		return putUint(uint64(p.Ifindex), 4), true
 	case MetaL3Proto:

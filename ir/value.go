@@ -47,6 +47,13 @@ const (
 	KindICMPv6Type
 	// KindU8: u8, decimal or 0x hexadecimal.
 	KindU8
+	// KindIfName: an interface name as IFNAMSIZ (16) bytes, NUL padded;
+	// "eth0" matches the name exactly, "eth+" every name starting with
+	// "eth" (the mask covers the compared bytes).
+	KindIfName
+	// KindCtState: u32 conntrack state bits (xt_conntrack's layout);
+	// comma-separated INVALID, ESTABLISHED, RELATED, NEW, UNTRACKED.
+	KindCtState
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -59,8 +66,10 @@ func (k ValueKind) Width() int {
 		return 2
 	case KindIfindex, KindProbability, KindU32, KindIPv4, KindIPv4Prefix:
 		return 4
-	case KindIPv6, KindIPv6Prefix:
+	case KindIPv6, KindIPv6Prefix, KindIfName:
 		return 16
+	case KindCtState:
+		return 4
 	case KindNone:
 		return 0
 	}
@@ -228,6 +237,10 @@ func PrefixLen(mask []byte) int {
 // kinds, the mask; the value is already masked.
 func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error) {
 	switch k {
+	case KindIfName:
+		return parseIfName(s)
+	case KindCtState:
+		return parseCtState(s)
 	case KindIfindex:
 		if s != "" && s[0] >= '0' && s[0] <= '9' {
 			v, err := parseUint(s, math.MaxUint32-1, false)
@@ -395,6 +408,12 @@ func (k ValueKind) family() string {
 func (k ValueKind) Format(value, mask []byte) string {
 	if len(value) != k.Width() {
 		return fmt.Sprintf("<bad value % x>", value)
+	}
+	switch k {
+	case KindIfName:
+		return formatIfName(value, mask)
+	case KindCtState:
+		return formatCtState(Uint(value))
 	}
 	v := Uint(value)
 	switch k {

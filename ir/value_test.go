@@ -20,6 +20,21 @@ func randomValue(r *rand.Rand, k ValueKind) (value, mask []byte) {
 		return putUint(uint64(r.Intn(64)), w), nil
 	case KindTCPFlags:
 		return putUint(uint64(1+r.Intn(255)), w), nil
+	case KindIfName:
+		const letters = "abcxyz019.-_"
+		name := make([]byte, r.Intn(IfNameSize))
+		for i := range name {
+			name[i] = letters[r.Intn(len(letters))]
+		}
+		s := string(name)
+		if s == "" || r.Intn(2) == 0 {
+			s += "+"
+		}
+		v, m, err := IfNameMatch(s)
+		if err != nil {
+			panic(err)
+		}
+		return v, m
 	case KindIPv4Prefix, KindIPv6Prefix:
 		v := make([]byte, w)
 		r.Read(v)
