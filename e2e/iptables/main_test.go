@@ -6,10 +6,10 @@
 package iptablese2e
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"flag"
 	"path/filepath"
 	"testing"
 )
