@@ -29,6 +29,12 @@ type gen struct {
 	lookupAt map[int]int
 	// uc inlines user chains (nil: the chain has no JUMP/GOTO/RETURN).
 	uc *userChains
+	// chunks are the rule ranges of the chained programs (split.go);
+	// chunk is the one being emitted.
+	chunks []chunkRange
+	chunk  int
+	// verbose holds the messages of Options.VerboseBPF (nil: off).
+	verbose *verboseMessages
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -82,8 +88,14 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
 	g := &gen{b: newBuilder(), chain: c, hook: c.Hook, fl: c.Hook.Flavour(), opt: op, lookupAt: chooseLookups(op, len(c.Sets))}
+	g.verbose = newVerboseMessages(c.Name, opts)
 	if users {
 		if g.uc, err = newUserChains(rs, c, op.CounterEntries()); err != nil {
+			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+		}
+	}
+	if g.uc == nil {
+		if g.chunks, err = splitChunks(op, g.lookupAt, len(c.Rules)); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 		}
 	}
@@ -117,12 +129,17 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 	if err := g.lookupMapSpecs(op, spec); err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
+	more, err := g.addChunkPrograms(p, spec)
+	if err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
+	g.addVerboseMap(spec)
 	if opts.DumpBytecode != nil {
 		if err := dump(opts.DumpBytecode, c, insns); err != nil {
 			return nil, fmt.Errorf("compile chain %s: dump bytecode: %w", c.Name, err)
 		}
 	}
-	return &Program{Spec: spec, NumRules: len(c.Rules), SetMaps: setMaps, Insns: len(insns), Plan: op, UserSlots: userSlots}, nil
+	return &Program{Spec: spec, NumRules: len(c.Rules), SetMaps: setMaps, Insns: len(insns) + more, Plan: op, UserSlots: userSlots}, nil
 }
 
 // emitProgram emits the prologue, the rules and the policy.
@@ -144,7 +161,11 @@ func (g *gen) emitProgram(p *plan) error {
 		}
 		p = &plan{chain: p.chain} // rules emitted
 	}
-	for i := 0; i < len(p.rules); i++ {
+	from, to := 0, len(p.rules)
+	if len(g.chunks) > 1 {
+		from, to = g.chunks[g.chunk].from, g.chunks[g.chunk].to
+	}
+	for i := from; i < to; i++ {
 		if si, ok := g.lookupAt[i]; ok {
 			if blockEnd != "" {
 				b.label(blockEnd)
@@ -176,6 +197,9 @@ func (g *gen) emitProgram(p *plan) error {
 	}
 	if blockEnd != "" {
 		b.label(blockEnd)
+	}
+	if g.chunk+1 < len(g.chunks) {
+		g.emitTailCall(g.chunk + 1)
 	}
 	b.label("policy")
 	b.comment("policy: %s", g.chain.Policy)

@@ -50,7 +50,10 @@ func (g *gen) emitParse() {
 	g.emitParseIPv6(l2)
 	g.emitParseL4()
 	b.label(lblParseError)
-	g.emitCount(int(g.opt.ErrorSlot()))
+	if g.chunk == 0 {
+		// Chained programs parse again; the first one counts.
+		g.emitCount(int(g.opt.ErrorSlot()))
+	}
 	b.label(lblParsed)
 }
 
