@@ -71,12 +71,17 @@ func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) 
 // programChange says why two specs need different programs or maps ("":
 // they do not).
 func programChange(a, b *ebpf.CollectionSpec) string {
-	pa, pb := a.Programs[backend.ProgramName], b.Programs[backend.ProgramName]
-	if pa == nil || pb == nil {
-		return "missing program"
+	if len(a.Programs) != len(b.Programs) {
+		return "program count changed"
 	}
-	if !sameInsns(pa.Instructions, pb.Instructions) {
-		return "program code changed"
+	for name, pa := range a.Programs {
+		pb := b.Programs[name]
+		if pb == nil {
+			return "program " + name + " removed"
+		}
+		if !sameInsns(pa.Instructions, pb.Instructions) {
+			return "program " + name + " code changed"
+		}
 	}
 	if len(a.Maps) != len(b.Maps) {
 		return "map set changed"
