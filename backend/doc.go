@@ -31,8 +31,11 @@
 // or LPM trie keyed by {prefix length, address}; see SetKey and
 // Program.SetMaps).
 //
-// makePlan (plan.go) is the stage between the IR and code generation; an
-// optimiser pass that turns runs of rules into lookups plugs in there.
+// makePlan (plan.go) hoists guards; optimizer.Build (package optimizer)
+// cuts the chain into linear and lookup segments. Lookup segments become
+// map lookups and a dispatch through bf_actions (lookup.go, lookupmaps.go);
+// long linear runs are split over tail-called programs (split.go). Counter
+// slots are the plan's rule IDs. See docs/OPTIMISER.md, "Code generation".
 //
 // The packet semantics are those of package ir (ir.Parse, ir.Eval); the
 // kernel tests of this package run every program with BPF_PROG_TEST_RUN and
