@@ -59,6 +59,9 @@ func (g *gen) emitCountFunc() {
 		asm.Mov.Reg(asm.R2, asm.R10),
 		asm.Add.Imm(asm.R2, -4),
 		asm.FnMapLookupElem.Call(),
+	)
+	g.verboseCall("bpf_map_lookup_elem ("+CountersMap+")", failNull)
+	b.emit(
 		asm.JEq.Imm(asm.R0, 0, "bf_count_out"),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
 		asm.Add.Imm(asm.R1, 1),
@@ -81,6 +84,9 @@ func (g *gen) emitCountStored() {
 		asm.Mov.Reg(asm.R2, asm.R10),
 		asm.Add.Imm(asm.R2, stackScratch),
 		asm.FnMapLookupElem.Call(),
+	)
+	g.verboseCall("bpf_map_lookup_elem ("+CountersMap+")", failNull)
+	b.emit(
 		asm.JEq.Imm(asm.R0, 0, skip),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
 		asm.Add.Imm(asm.R1, 1),

@@ -82,9 +82,9 @@ func (g *gen) emitLoadBytes(dst int16, n int32) {
 	b := g.b
 	switch g.fl {
 	case ir.FlavourXDP, ir.FlavourTC, ir.FlavourCgroupSkb:
-		fn := asm.FnSkbLoadBytes
+		fn, name := asm.FnSkbLoadBytes, "bpf_skb_load_bytes"
 		if g.fl == ir.FlavourXDP {
-			fn = asm.FnXdpLoadBytes
+			fn, name = asm.FnXdpLoadBytes, "bpf_xdp_load_bytes"
 		}
 		b.emit(
 			asm.Mov.Reg(asm.R1, regCtx),
@@ -93,6 +93,7 @@ func (g *gen) emitLoadBytes(dst int16, n int32) {
 			asm.Mov.Imm(asm.R4, n),
 			fn.Call(),
 		)
+		g.verboseCall(fmt.Sprintf("%s (%s)", name, loadedHeader(dst)), failNonZero)
 	case ir.FlavourNF:
 		b.emit(
 			asm.Mov.Reg(asm.R4, asm.R2),
@@ -104,6 +105,7 @@ func (g *gen) emitLoadBytes(dst int16, n int32) {
 			asm.Mov.Imm(asm.R5, 0),
 			asm.FnDynptrRead.Call(),
 		)
+		g.verboseCall(fmt.Sprintf("bpf_dynptr_read (%s)", loadedHeader(dst)), failNonZero)
 	}
 }
 
@@ -131,6 +133,9 @@ func (g *gen) emitContext() {
 			asm.Mov.Reg(asm.R3, asm.R10),
 			asm.Add.Imm(asm.R3, stackDynptr),
 			g.nf.dynptrFromSkb,
+		)
+		g.verboseCall("bpf_dynptr_from_skb", failNonZero)
+		b.emit(
 			asm.LoadMem(asm.R1, regCtx, nfCtxSkb, asm.DWord),
 			asm.LoadMem(regLen, asm.R1, g.nf.skbLen, asm.Word),
 			asm.LoadMem(asm.R1, regCtx, nfCtxState, asm.DWord),
@@ -256,8 +261,9 @@ func (g *gen) emitFinish() {
 		b.emit(
 			asm.LoadMem(asm.R1, asm.R10, stackRedirect, asm.Word),
 			asm.FnRedirect.Call(),
-			asm.Return(),
 		)
+		g.verboseCallCode("bpf_redirect", failNonZero, g.redirectCode())
+		b.emit(asm.Return())
 	}
 	b.label("return")
 	b.emit(asm.Mov.Reg(asm.R0, regL3), asm.Return())

@@ -30,6 +30,9 @@ func (g *gen) emitLog(idx int, r *ir.Rule) error {
 			asm.Mov.Reg(asm.R2, asm.R10),
 			asm.Add.Imm(asm.R2, stackScratch),
 			asm.FnMapLookupElem.Call(),
+		)
+		g.verboseCall("bpf_map_lookup_elem ("+LogRateMap+")", failNull)
+		b.emit(
 			asm.JEq.Imm(asm.R0, 0, skip),
 			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R10, stackTime, asm.DWord),
@@ -47,6 +50,9 @@ func (g *gen) emitLog(idx int, r *ir.Rule) error {
 		asm.Mov.Imm(asm.R2, LogRecordSize),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
+	)
+	g.verboseCall("bpf_ringbuf_reserve ("+LogMap+")", failNull)
+	b.emit(
 		asm.JEq.Imm(asm.R0, 0, skip),
 		asm.StoreMem(asm.R10, stackRing, asm.R0, asm.DWord),
 	)

@@ -296,6 +296,9 @@ func (g *gen) emitDispatch(p *optimizer.Plan, s *optimizer.Segment, end string) 
 		asm.Mov.Reg(asm.R2, asm.R10),
 		asm.Add.Imm(asm.R2, stackScratch),
 		asm.FnMapLookupElem.Call(),
+	)
+	g.verboseCall("bpf_map_lookup_elem ("+ActionsMap+")", failNull)
+	b.emit(
 		asm.JEq.Imm(asm.R0, 0, end),
 	)
 	if marks {

@@ -31,6 +31,10 @@ type Options struct {
 	// the plan of the program being replaced (see optimizer.Diff and
 	// ApplyDelta).
 	Plan optimizer.Options
+	// VerboseBPF makes the programs print a message with bpf_trace_printk
+	// when a kernel call they make fails (bpfilter --verbose=bpf; see
+	// verbose.go and VerboseMap). Off, the programs are unchanged.
+	VerboseBPF bool
 }
 
 // Defaults of Options.
