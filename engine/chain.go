@@ -80,8 +80,13 @@ func Load(c *ir.Chain, opts Options) (*Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	coll, err := bpf.Load(p.Spec, bpf.LoadOptions{Verbose: opts.Verbose, LogSizePow: opts.LogSizePow, Token: opts.Token})
+	spec, deferred := deferContents(p.Spec)
+	coll, err := bpf.Load(spec, bpf.LoadOptions{Verbose: opts.Verbose, LogSizePow: opts.LogSizePow, Token: opts.Token})
 	if err != nil {
+		return nil, fmt.Errorf("engine: chain %s: %w", c.Name, err)
+	}
+	if err := populate(coll, deferred); err != nil {
+		coll.Close()
 		return nil, fmt.Errorf("engine: chain %s: %w", c.Name, err)
 	}
 	ch, err := newChain(c, p, coll, opts)
