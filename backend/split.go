@@ -82,6 +82,7 @@ func (g *gen) emitTailCall(k int) {
 		asm.Mov.Imm(asm.R3, int32(k)),
 		asm.FnTailCall.Call(),
 	)
+	g.verboseCall(fmt.Sprintf("bpf_tail_call (%s)", chunkProgName(k)), failAlways)
 }
 
 // addChunkPrograms compiles programs 1.. of g.chunks into spec, with the
