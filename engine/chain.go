@@ -24,6 +24,10 @@ type Options struct {
 	BPFFS string
 	// Verbose keeps the verifier log of every load (Chain.VerifierLog).
 	Verbose bool
+	// VerboseBPF makes the programs print a message to the kernel's trace
+	// buffer when a kernel call they make fails (backend.Options.VerboseBPF,
+	// bpfilter --verbose=bpf).
+	VerboseBPF bool
 	// DumpBytecode, when set, receives the generated instructions.
 	DumpBytecode io.Writer
 	// Token is the BPF token to check loads against (see bpf.Token).
@@ -106,6 +110,7 @@ func (o Options) backendOptions(dump io.Writer) backend.Options {
 		KernelBTF:     o.KernelBTF,
 		LogRingSize:   o.LogRingSize,
 		SetMinEntries: o.SetMinEntries,
+		VerboseBPF:    o.VerboseBPF,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/bpfilter-go/bpfilter/backend"
 	"github.com/bpfilter-go/bpfilter/bpf"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -143,6 +144,9 @@ func Restore(dir string, c *ir.Chain, opts Options) (*Chain, error) {
 		}
 	}
 	for name, ms := range p.Spec.Maps {
+		if name == backend.VerboseMap {
+			continue // below
+		}
 		m, err := ebpf.LoadPinnedMap(filepath.Join(path, name), nil)
 		if err != nil {
 			return fail(err)
@@ -151,6 +155,15 @@ func Restore(dir string, c *ir.Chain, opts Options) (*Chain, error) {
 		if err := ms.Compatible(m); err != nil {
 			return fail(fmt.Errorf("pinned map %s does not match the chain: %w", name, err))
 		}
+	}
+	// The message map of backend.Options.VerboseBPF is there when the
+	// pinned program was compiled with it, whatever opts say now (the
+	// daemon may restart with another --verbose): it is opened when
+	// pinned, so that it is unpinned with the chain.
+	if m, err := ebpf.LoadPinnedMap(filepath.Join(path, backend.VerboseMap), nil); err == nil {
+		coll.Maps[backend.VerboseMap] = m
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fail(err)
 	}
 	ch, err := newChain(c, p, coll, opts)
 	if err != nil {
