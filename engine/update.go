@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 
 	"github.com/bpfilter-go/bpfilter/backend"
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -14,8 +13,8 @@ import (
 
 // Update tries to turn the loaded chain into next with map writes only:
 // it plans next with the loaded plan as Previous (rule IDs, priorities and
-// table capacities kept), and when optimizer.Diff finds the program
-// structure unchanged and the compiled program is identical, it writes the
+// table capacities kept), and when optimizer.Diff and the backend find the
+// program unchanged (backend.PlanUpdate, no code generation), it writes the
 // changed table, filter, class, set and action entries and zeroes the
 // counters of the IDs that now name new rules. The program (and its ID)
 // stays; counters of unchanged rules survive. It returns false, with the
@@ -40,25 +39,17 @@ func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) 
 	if next.Name != c.IR.Name || next.Hook != c.IR.Hook {
 		return false, "chain name or hook changed", nil
 	}
-	bo := c.opts.backendOptions(nil)
-	bo.Plan.Previous = old.Plan
-	p, err := backend.Compile(next, bo)
+	u, reason, err := backend.PlanUpdate(old, next, c.opts.backendOptions(nil))
 	if err != nil {
 		return false, "", fmt.Errorf("engine: update chain %s: %w", next.Name, err)
 	}
-	d, err := optimizer.Diff(old.Plan, p.Plan)
-	if err != nil {
-		return false, "", fmt.Errorf("engine: update chain %s: %w", next.Name, err)
+	if u == nil {
+		return false, reason, nil
 	}
-	if d.Rebuild {
-		return false, d.Reason, nil
-	}
-	if why := programChange(old.Spec, p.Spec); why != "" {
-		return false, why, nil
-	}
-	if err := c.applyDelta(p, &d); err != nil {
+	if err := c.applyDelta(u.Program, &u.Delta, u.Actions); err != nil {
 		return false, "", fmt.Errorf("engine: update chain %s: %w (the chain may be partly updated)", next.Name, err)
 	}
+	p := u.Program
 	nextIR := next
 	if nextIR.HookOpts != c.IR.HookOpts {
 		nextIR = nextIR.Clone()
@@ -68,51 +59,9 @@ func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) 
 	return true, "", nil
 }
 
-// programChange says why two specs need different programs or maps ("":
-// they do not).
-func programChange(a, b *ebpf.CollectionSpec) string {
-	if len(a.Programs) != len(b.Programs) {
-		return "program count changed"
-	}
-	for name, pa := range a.Programs {
-		pb := b.Programs[name]
-		if pb == nil {
-			return "program " + name + " removed"
-		}
-		if !sameInsns(pa.Instructions, pb.Instructions) {
-			return "program " + name + " code changed"
-		}
-	}
-	if len(a.Maps) != len(b.Maps) {
-		return "map set changed"
-	}
-	for name, ma := range a.Maps {
-		mb := b.Maps[name]
-		if mb == nil {
-			return "map " + name + " removed"
-		}
-		if ma.Type != mb.Type || ma.KeySize != mb.KeySize || ma.ValueSize != mb.ValueSize || ma.MaxEntries != mb.MaxEntries || ma.Flags != mb.Flags {
-			return "map " + name + " changed shape"
-		}
-	}
-	return ""
-}
-
-func sameInsns(a, b asm.Instructions) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if x.OpCode != y.OpCode || x.Dst != y.Dst || x.Src != y.Src || x.Offset != y.Offset || x.Constant != y.Constant || x.Reference() != y.Reference() || x.Symbol() != y.Symbol() {
-			return false
-		}
-	}
-	return true
-}
-
-// applyDelta writes d into the loaded maps; p is the new program.
-func (c *Chain) applyDelta(p *backend.Program, d *optimizer.Delta) error {
+// applyDelta writes d into the loaded maps; p is the new program, acts the
+// action values of d.Actions.
+func (c *Chain) applyDelta(p *backend.Program, d *optimizer.Delta, acts map[uint32][]byte) error {
 	maps := c.coll.Maps
 	m := func(name string) (*ebpf.Map, error) {
 		if mp := maps[name]; mp != nil {
@@ -137,14 +86,10 @@ func (c *Chain) applyDelta(p *backend.Program, d *optimizer.Delta) error {
 		if err != nil {
 			return err
 		}
-		vals := map[uint32][]byte{}
-		for _, kv := range p.Spec.Maps[backend.ActionsMap].Contents {
-			vals[kv.Key.(uint32)] = kv.Value.([]byte)
-		}
 		for _, id := range d.Actions {
-			v, ok := vals[id]
+			v, ok := acts[id]
 			if !ok {
-				v = make([]byte, am.ValueSize()) // a rule that left the lookups
+				return fmt.Errorf("no action value for rule ID %d", id)
 			}
 			if err := am.Put(id, v); err != nil {
 				return fmt.Errorf("write action %d: %w", id, err)

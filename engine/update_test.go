@@ -5,9 +5,11 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/bpfilter-go/bpfilter/backend"
 	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
 	"github.com/bpfilter-go/bpfilter/ir"
+	"github.com/bpfilter-go/bpfilter/optimizer"
 	"github.com/bpfilter-go/bpfilter/optimizer/rulegen"
 )
 
@@ -77,12 +79,22 @@ func TestUpdateOneRuleIn10000(t *testing.T) {
 
 	next := c.Clone()
 	next.Rules[5000] = &ir.Rule{Matches: []ir.Match{{Field: ir.IP4Saddr, Op: ir.OpEq, Value: probeSrc}}, Verdict: ir.Verdict{Kind: ir.Drop}, Counter: true}
+	oldPlan := lc.Program.Plan
 	ok, why, err := lc.Update(next)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ok {
 		t.Fatalf("Update needs a reload: %s", why)
+	}
+	// The update generated no code: compiling the new chain against the
+	// old plan gives the loaded program exactly.
+	full, err := backend.Compile(next, backend.Options{Plan: optimizer.Options{Previous: oldPlan}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameCode(lc.Program.Spec, full.Spec) {
+		t.Fatal("the compiled new chain differs from the loaded program")
 	}
 	info, err = lc.Collection().Programs["bf_prog"].Info()
 	if err != nil {
@@ -118,4 +130,31 @@ func TestUpdateOneRuleIn10000(t *testing.T) {
 	if err != nil || ok || why == "" {
 		t.Errorf("structural change: Update = %v, %q, %v; want false with a reason", ok, why, err)
 	}
+}
+
+// sameCode reports whether two specs have the same programs (instructions
+// and references) and map shapes.
+func sameCode(a, b *ebpf.CollectionSpec) bool {
+	if len(a.Programs) != len(b.Programs) || len(a.Maps) != len(b.Maps) {
+		return false
+	}
+	for name, pa := range a.Programs {
+		pb := b.Programs[name]
+		if pb == nil || len(pa.Instructions) != len(pb.Instructions) {
+			return false
+		}
+		for i := range pa.Instructions {
+			x, y := pa.Instructions[i], pb.Instructions[i]
+			if x.OpCode != y.OpCode || x.Dst != y.Dst || x.Src != y.Src || x.Offset != y.Offset || x.Constant != y.Constant || x.Reference() != y.Reference() {
+				return false
+			}
+		}
+	}
+	for name, ma := range a.Maps {
+		mb := b.Maps[name]
+		if mb == nil || ma.Type != mb.Type || ma.KeySize != mb.KeySize || ma.ValueSize != mb.ValueSize || ma.MaxEntries != mb.MaxEntries || ma.Flags != mb.Flags {
+			return false
+		}
+	}
+	return true
 }

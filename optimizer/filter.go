@@ -2,7 +2,9 @@ package optimizer
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -158,12 +160,11 @@ func fillFilter(s *Segment, f *Filter, fi int) {
 			}
 		}
 	}
-	sort.Slice(f.Entries, func(a, b int) bool {
-		ea, eb := &f.Entries[a], &f.Entries[b]
+	slices.SortFunc(f.Entries, func(ea, eb FilterEntry) int {
 		if c := bytes.Compare(ea.Key, eb.Key); c != 0 {
-			return c < 0
+			return c
 		}
-		return ea.PrefixLen < eb.PrefixLen
+		return cmp.Compare(ea.PrefixLen, eb.PrefixLen)
 	})
 	if f.Capacity < len(f.Entries) {
 		f.Capacity = capacity(len(f.Entries))

@@ -2,7 +2,9 @@ package optimizer
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -221,12 +223,11 @@ func buildTable(srs []*shapeRule, infos []RuleInfo, cms []ClassMap, shape string
 	if hasPrefix {
 		tb.finishPrefix(keepLPM)
 	}
-	sort.Slice(tb.t.Entries, func(a, b int) bool {
-		ea, eb := &tb.t.Entries[a], &tb.t.Entries[b]
+	slices.SortFunc(tb.t.Entries, func(ea, eb Entry) int {
 		if c := bytes.Compare(ea.Key, eb.Key); c != 0 {
-			return c < 0
+			return c
 		}
-		return ea.PrefixLen < eb.PrefixLen
+		return cmp.Compare(ea.PrefixLen, eb.PrefixLen)
 	})
 	return tb.t
 }
