@@ -78,10 +78,8 @@ func ParseFlags(args []string, out io.Writer) (*Config, error) {
 	}
 	for _, v := range *verbose {
 		switch v {
-		case "debug", "bytecode":
+		case "debug", "bytecode", "bpf":
 			cfg.Verbose[v] = true
-		case "bpf":
-			return nil, errors.New("--verbose=bpf is not supported: the code generator cannot insert log messages for failed kernel function calls yet")
 		default:
 			return nil, fmt.Errorf("unknown verbose flag %q (want debug, bpf or bytecode)", v)
 		}

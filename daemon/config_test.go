@@ -9,12 +9,12 @@ import (
 
 func TestParseFlags(t *testing.T) {
 	cfg, err := ParseFlags([]string{"-t", "--no-cli", "--no-nftables", "--no-iptables", "--bpffs-path", "/x", "--runtime-dir", "/r",
-		"-v", "debug", "--verbose=bytecode", "-b", "20", "--socket-group", "65534"}, nil)
+		"-v", "debug", "--verbose=bytecode", "-v", "bpf", "-b", "20", "--socket-group", "65534"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !cfg.Transient || !cfg.NoCLI || !cfg.NoNftables || !cfg.NoIptables || cfg.BPFFSPath != "/x" || cfg.RuntimeDir != "/r" ||
-		!cfg.Verbose["debug"] || !cfg.Verbose["bytecode"] || cfg.BufferLenPow != 20 || cfg.SocketGroup != 65534 {
+		!cfg.Verbose["debug"] || !cfg.Verbose["bytecode"] || !cfg.Verbose["bpf"] || cfg.BufferLenPow != 20 || cfg.SocketGroup != 65534 {
 		t.Fatalf("parsed %+v", cfg)
 	}
 	def, err := ParseFlags(nil, nil)
@@ -22,7 +22,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("defaults: %+v %v", def, err)
 	}
 	for _, bad := range [][]string{
-		{"-b", "20"}, {"-v", "loud"}, {"--verbose=bpf"}, {"-v", "debug", "-b", "99"}, {"--nope"}, {"extra"},
+		{"-b", "20"}, {"-v", "loud"}, {"-v", "debug", "-b", "99"}, {"--nope"}, {"extra"},
 		{"--socket-group", "no-such-group-here"}, {"--runtime-dir", ""},
 	} {
 		if _, err := ParseFlags(bad, nil); err == nil || errors.Is(err, ErrExit) {

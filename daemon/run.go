@@ -96,6 +96,7 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) error {
 	}
 	opts := engine.Options{
 		Verbose:    len(cfg.Verbose) > 0,
+		VerboseBPF: cfg.Verbose["bpf"],
 		LogSizePow: cfg.BufferLenPow,
 		Logger:     lg,
 	}
