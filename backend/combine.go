@@ -23,6 +23,8 @@ func combinable(m *ir.Match) bool {
 	switch m.Field {
 	case ir.MetaProbability, ir.MetaFlowProbability, ir.MetaFlowHash:
 		return false // helper calls clobber regAcc
+	case ir.MetaIifName, ir.MetaOifName, ir.CtState:
+		return false // kernel struct loads with scratch registers (field_nf.go)
 	}
 	w := m.Field.Width()
 	if !m.Field.Valid() || len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {

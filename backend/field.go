@@ -89,6 +89,8 @@ func (g *gen) emitLoadField(f ir.Field, dst asm.Register) (repr, error) {
 	case ir.MetaMark:
 		g.emitMark(dst)
 		return reprHost, nil
+	case ir.CtState:
+		return reprHost, g.emitCtState(dst)
 	case ir.MetaFlowHash:
 		if g.fl != ir.FlavourTC {
 			return 0, fmt.Errorf("matcher %s is not supported by %s", f, g.hook)

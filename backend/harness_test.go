@@ -79,6 +79,11 @@ func evalPacket(h ir.Hook, p testPacket) *ir.Packet {
 	if h.Flavour() == ir.FlavourNF && h.Ingress() {
 		ep.Ifindex = 0
 	}
+	if h.Flavour() == ir.FlavourNF {
+		// Test runs give every hook no input device and loopback as
+		// output device (meta.iifname, meta.oifname).
+		ep.OutIfName = "lo"
+	}
 	if h.Flavour() == ir.FlavourXDP || h.Flavour() == ir.FlavourNF {
 		ep.Mark = 0
 	}

@@ -15,6 +15,9 @@ type nfOffsets struct {
 	devIfindex                 int16
 	skbLen, skbMark            int16
 	dynptrFromSkb              asm.Instruction
+	// devName and skbNfct are optional (-1: the kernel lacks them):
+	// meta.iifname/oifname and ct.state need them (field_nf.go).
+	devName, skbNfct int16
 }
 
 // resolveNetfilter reads the offsets netfilter programs use from spec.
@@ -44,6 +47,7 @@ func resolveNetfilter(spec *btf.Spec) (*nfOffsets, error) {
 		}
 		*f.dst = off
 	}
+	resolveNetfilterFields(spec, &o)
 	var fn *btf.Func
 	if err := spec.TypeByName("bpf_dynptr_from_skb", &fn); err != nil {
 		return nil, fmt.Errorf("kfunc bpf_dynptr_from_skb: %w", err)

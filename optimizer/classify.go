@@ -130,7 +130,8 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		switch m.Op {
 		case ir.OpEq:
 			f := canonPort(canonField(m.Field), l4)
-			if !m.Field.Valid() || m.Field == ir.MetaProbability || m.Field == ir.MetaFlowProbability {
+			if !m.Field.Valid() || m.Field == ir.MetaProbability || m.Field == ir.MetaFlowProbability ||
+				m.Field == ir.MetaIifName || m.Field == ir.MetaOifName || m.Field == ir.CtState {
 				return nil, "match on " + m.Field.String()
 			}
 			w := m.Field.Width()
