@@ -38,42 +38,84 @@ func IfNameMatch(name string) (value, mask []byte, err error) {
 	return value, mask, nil
 }
 
-func parseIfName(s string) ([]byte, []byte, error) { return IfNameMatch(s) }
-
-func formatIfName(value, mask []byte) string {
-	if mask == nil {
-		mask = ifNameMaskAll()
-	}
-	n := 0
-	for n < len(mask) && mask[n] == 0xff {
-		n++
-	}
-	for _, m := range mask[n:] {
-		if m != 0 {
-			return fmt.Sprintf("<ifname % x/% x>", value, mask)
+// parseIfName parses an interface name ("eth0", "eth+") or the raw form
+// Format prints for other values: 0x<32 hex digits>, optionally followed
+// by /0x<32 hex digits> for the mask.
+func parseIfName(s string) ([]byte, []byte, error) {
+	if !strings.HasPrefix(s, "0x") {
+		for _, c := range strings.TrimSuffix(s, "+") {
+			if !ifNameSafe(c) {
+				return nil, nil, fmt.Errorf("invalid interface name %q", s)
+			}
 		}
+		return IfNameMatch(s)
 	}
-	end := 0
-	for end < len(value) && value[end] != 0 {
-		end++
+	vs, ms, hasMask := strings.Cut(s, "/")
+	value, err := parseHex16(vs)
+	if err != nil {
+		return nil, nil, err
 	}
-	name := string(value[:end])
-	switch {
-	case n == end+1 && allZeroBytes(value[end:]):
-		return name
-	case n <= end && allZeroBytes(value[n:]):
-		return string(value[:n]) + "+"
+	if !hasMask {
+		return value, nil, nil
 	}
-	return fmt.Sprintf("<ifname % x/% x>", value, mask)
+	mask, err := parseHex16(ms)
+	if err != nil {
+		return nil, nil, err
+	}
+	return value, mask, nil
 }
 
-// ifNameMaskAll is the mask comparing all IfNameSize bytes.
-func ifNameMaskAll() []byte {
-	m := make([]byte, IfNameSize)
-	for i := range m {
-		m[i] = 0xff
+func parseHex16(s string) ([]byte, error) {
+	if len(s) != 2+2*IfNameSize || !strings.HasPrefix(s, "0x") {
+		return nil, fmt.Errorf("invalid raw interface name %q (want 0x and %d hex digits)", s, 2*IfNameSize)
 	}
-	return m
+	b := make([]byte, IfNameSize)
+	for i := range b {
+		x, err := parseUint("0x"+s[2+2*i:4+2*i], 0xff, true)
+		if err != nil {
+			return nil, fmt.Errorf("invalid raw interface name %q: %w", s, err)
+		}
+		b[i] = byte(x)
+	}
+	return b, nil
+}
+
+// ifNameSafe reports whether c may appear in a printed interface name.
+func ifNameSafe(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '@'
+}
+
+// formatIfName prints a name match as iptables writes it ("eth0", "eth+")
+// when the value and mask have that shape, else in the raw hex form.
+func formatIfName(value, mask []byte) string {
+	if mask != nil {
+		n := 0
+		for n < len(mask) && mask[n] == 0xff {
+			n++
+		}
+		end := 0
+		for end < len(value) && value[end] != 0 {
+			end++
+		}
+		name := string(value[:end])
+		safe := allZeroBytes(mask[n:]) && name != "" && !strings.HasPrefix(name, "0x")
+		for _, c := range name {
+			safe = safe && ifNameSafe(c)
+		}
+		switch {
+		case safe && n == end+1 && allZeroBytes(value[end:]):
+			return name
+		case n == 0 && allZeroBytes(value) && allZeroBytes(mask):
+			return "+"
+		case safe && n == end && allZeroBytes(value[n:]):
+			return name + "+"
+		}
+	}
+	s := fmt.Sprintf("0x%x", value)
+	if mask != nil {
+		s += fmt.Sprintf("/0x%x", mask)
+	}
+	return s
 }
 
 func allZeroBytes(b []byte) bool {
