@@ -275,9 +275,9 @@ func TestE2EStartFailures(t *testing.T) {
 	if err == nil || !strings.Contains(out, "--with-bpf-token") {
 		t.Fatalf("token in the initial user namespace: %v: %s", err, out)
 	}
-	out, err = e.runDaemon("--verbose=bpf")
-	if err == nil || !strings.Contains(out, "--verbose=bpf") {
-		t.Fatalf("verbose=bpf: %v: %s", err, out)
+	out, err = e.runDaemon("--verbose=loud")
+	if err == nil || !strings.Contains(out, `unknown verbose flag "loud"`) {
+		t.Fatalf("verbose=loud: %v: %s", err, out)
 	}
 	e.start()
 	out, err = e.runDaemon()
