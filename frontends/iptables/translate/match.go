@@ -29,6 +29,12 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 		return rc.icmp(ir.ICMPType, ir.ICMPCode, info)
 	case *xt.Comment:
 		return nil // kept in the rule's text
+	case *xt.Conntrack:
+		return rc.conntrack(info)
+	case *xt.ConntrackOld:
+		return rc.conntrack(info.AsV3())
+	case *xt.State:
+		return rc.state(info)
 	case *xt.MarkMatch:
 		// mark_mt: ((skb->mark & mask) == mark) ^ invert.
 		rc.add(ir.Match{Field: ir.MetaMark, Op: ir.OpEq, Negate: info.Invert != 0, Value: be(uint64(info.Mark), 4), Mask: be(uint64(info.Mask), 4)})

@@ -51,12 +51,8 @@ func (tr *translator) rule(c *abi.Chain, num int, r *abi.Rule) (*ir.Rule, error)
 // ipHeader translates ipt_ip / ip6t_ip6 (ip_packet_match, ip6_packet_match).
 func (rc *ruleCtx) ipHeader(h *abi.IPHeader) error {
 	v6 := rc.tr.fam == abi.IPv6
-	if err := rc.iface("-i", h.InIface, h.InIfaceMask, h.InvFlags&abi.InvVIAIn != 0); err != nil {
-		return err
-	}
-	if err := rc.iface("-o", h.OutIface, h.OutIfaceMask, h.InvFlags&abi.InvVIAOut != 0); err != nil {
-		return err
-	}
+	rc.iface(ir.MetaIifName, h.InIface, h.InIfaceMask, h.InvFlags&abi.InvVIAIn != 0)
+	rc.iface(ir.MetaOifName, h.OutIface, h.OutIfaceMask, h.InvFlags&abi.InvVIAOut != 0)
 	src, dst := ir.IP4Saddr, ir.IP4Daddr
 	if v6 {
 		src, dst = ir.IP6Saddr, ir.IP6Daddr
@@ -100,19 +96,22 @@ func (rc *ruleCtx) ipHeader(h *abi.IPHeader) error {
 	return nil
 }
 
-// iface refuses interface matches: netfilter programs would read the
-// device name through BTF, which the backend does not do yet.
-func (rc *ruleCtx) iface(opt, name string, mask [abi.IfNameLen]byte, inv bool) error {
-	zero := true
-	for _, b := range mask {
-		if b != 0 {
-			zero = false
-		}
+// iface adds an interface name match: ifname_compare is
+// ((name ^ iface) & mask) == 0 over IFNAMSIZ bytes, inverted with !, the
+// name of a missing device being all zeros. The IR compares
+// (name & mask) == value, so the value is the stored name under the mask.
+// An all-zero mask without ! ("-i +" or no -i) matches everything.
+func (rc *ruleCtx) iface(f ir.Field, name string, mask [abi.IfNameLen]byte, inv bool) {
+	if allZero(mask[:]) && !inv {
+		return
 	}
-	if zero && !inv {
-		return nil // "-i +" or no -i: every interface
+	v := ir.IfNameBytes(name)
+	v[ir.IfNameSize-1] = 0
+	m := append([]byte(nil), mask[:]...)
+	for i := range v {
+		v[i] &= m[i]
 	}
-	return rc.refuse(opt+" (interface match)", "interface names are not matched by the netfilter backend yet")
+	rc.add(ir.Match{Field: f, Op: ir.OpEq, Negate: inv, Value: v, Mask: m})
 }
 
 // addr adds "(address & mask) == value", inverted with !; a zero mask

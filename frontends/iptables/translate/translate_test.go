@@ -99,9 +99,9 @@ func TestTableBasic(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	for _, c := range []struct{ rule, feature string }{
-		{"-A INPUT -i eth0 -j ACCEPT", "-i (interface match)"},
 		{"-A INPUT -m mac --mac-source 00:11:22:33:44:55 -j ACCEPT", "match mac"},
-		{"-A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT", "match conntrack"},
+		{"-A INPUT -m conntrack --ctorigsrc 198.18.0.1 -j ACCEPT", "conntrack --ctorigsrc"},
+		{"-A INPUT -m conntrack --ctstate DNAT -j ACCEPT", "--ctstate SNAT/DNAT"},
 		{"-A INPUT -p tcp -j REJECT --reject-with tcp-reset", "target REJECT"},
 		{"-A INPUT -j NFQUEUE --queue-num 3", "target NFQUEUE"},
 		{"-A INPUT -j MARK --set-xmark 0x1/0xffffffff", "target MARK"},
@@ -139,6 +139,45 @@ func TestOtherTablesRefused(t *testing.T) {
 		}
 		if _, err := Table(tb, opts()); err == nil || !strings.Contains(err.Error(), "table "+name) {
 			t.Errorf("table %s: %v", name, err)
+		}
+	}
+}
+
+func TestInterfacesAndState(t *testing.T) {
+	tb := restoreFilter(t, abi.IPv4, `*filter
+:INPUT DROP [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A INPUT -i veth+ -m state --state NEW -j ACCEPT
+-A INPUT ! -i eth0 -m conntrack ! --ctstate INVALID,NEW -j ACCEPT
+COMMIT
+`)
+	rs, err := Table(tb, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := rs.Chain("iptables.INPUT")
+	const ct = 0x1000 // any pointer bits: a conntrack entry
+	for _, c := range []struct {
+		name, iface string
+		nfct        uint64
+		want        ir.VerdictKind
+	}{
+		{"loopback", "lo", 0, ir.Accept},
+		{"lo0 is not lo", "lo0", 0, ir.Drop},
+		{"established", "eth0", ct | 0, ir.Accept},
+		{"established reply", "eth0", ct | 3, ir.Accept},
+		{"related reply", "eth0", ct | 4, ir.Accept},
+		{"new on veth", "veth7", ct | 2, ir.Accept},
+		{"new on eth0", "eth0", ct | 2, ir.Drop},
+		{"invalid on eth0", "eth0", 0, ir.Drop},
+		{"untracked on eth1", "eth1", 7, ir.Accept},
+		{"invalid on eth1", "eth1", 0, ir.Drop},
+	} {
+		p := v4("198.18.0.7", "198.18.0.2", ir.ProtoUDP, testpkt.UDP{Sport: 5, Dport: 6}.Encode())
+		p.InIfName, p.NFCT = c.iface, c.nfct
+		if got := ir.Eval(rs, in, p).Verdict.Kind; got != c.want {
+			t.Errorf("%s: verdict %s, want %s", c.name, got, c.want)
 		}
 	}
 }

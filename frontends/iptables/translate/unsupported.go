@@ -11,8 +11,6 @@ var Unsupported = map[string]string{
 	"QUEUE":     "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
 	"mac":       "the source MAC address is not available to the netfilter backend yet",
 	"addrtype":  "address types need a route lookup the backend does not do",
-	"conntrack": "connection tracking state is not read by the netfilter backend yet",
-	"state":     "connection tracking state is not read by the netfilter backend yet",
 	"multiport": "the IR has no any-of-ranges operator yet",
 	"iprange":   "address ranges are not translated yet",
 	"limit":     "the token bucket is not implemented in the backend yet",
