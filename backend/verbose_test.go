@@ -17,6 +17,7 @@ import (
 	"github.com/bpfilter-go/bpfilter/optimizer/rulegen"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,17 +52,18 @@ func verboseChain(tb testing.TB, h ir.Hook, name string) *ir.Chain {
 // the map at the offset an instruction uses, and removing the verbose
 // blocks gives back the instructions compiled without the option.
 func TestVerboseOffUnchanged(t *testing.T) {
+	kernel, kerr := btf.LoadKernelSpec()
 	for _, h := range ir.Hooks() {
-		if h.Flavour() == ir.FlavourNF {
-			continue // needs kernel BTF; covered by TestVerboseLoadsEveryHook
-		}
 		t.Run(h.String(), func(t *testing.T) {
+			if h.Flavour() == ir.FlavourNF && kerr != nil {
+				t.Skipf("netfilter programs need the kernel's BTF: %v", kerr)
+			}
 			c := verboseChain(t, h, "vb_off")
-			off, err := Compile(c, Options{})
+			off, err := Compile(c, Options{KernelBTF: kernel})
 			if err != nil {
 				t.Fatal(err)
 			}
-			on, err := Compile(c, Options{VerboseBPF: true})
+			on, err := Compile(c, Options{KernelBTF: kernel, VerboseBPF: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -389,5 +391,31 @@ func TestVerboseTailCall(t *testing.T) {
 	want := VerbosePrefix + name + ": bpf_tail_call (bf_prog_1) failed\n"
 	if n := waitTrace(t, trace, want, 1); n != 1 {
 		t.Errorf("%d trace lines with %q, want 1", n, want)
+	}
+}
+
+// TestVerboseChainName: chain names cannot inject conversions into the
+// format (bpf_trace_printk would read arguments that are not there).
+func TestVerboseChainName(t *testing.T) {
+	for in, want := range map[string]string{
+		"INPUT":                  "INPUT",
+		"100%s":                  "100%%s",
+		"a\nb\x00c\x7f":          "a?b?c?",
+		strings.Repeat("x", 100): strings.Repeat("x", maxVerboseChainName),
+	} {
+		if got := verboseChainName(in); got != want {
+			t.Errorf("verboseChainName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	v := newVerboseMessages("50%d", Options{VerboseBPF: true})
+	off, size := v.message("bpf_redirect", true)
+	if got := string(v.data[off : off+uint32(size)]); got != VerbosePrefix+"50%%d: bpf_redirect failed: %lld\n\x00" {
+		t.Errorf("format %q", got)
+	}
+	if off2, _ := v.message("bpf_redirect", true); off2 != off {
+		t.Errorf("the same message was added twice (offsets %d and %d)", off, off2)
+	}
+	if newVerboseMessages("x", Options{}) != nil {
+		t.Error("messages without VerboseBPF")
 	}
 }
