@@ -419,3 +419,26 @@ func TestVerboseChainName(t *testing.T) {
 		t.Error("messages without VerboseBPF")
 	}
 }
+
+// TestVerboseUserChains: chains with inlined user chains compile with
+// VerboseBPF and load.
+func TestVerboseUserChains(t *testing.T) {
+	testenv.RequireBPF(t)
+	for _, h := range []ir.Hook{ir.HookNFLocalIn, ir.HookTCIngress, ir.HookXDP} {
+		rs := userChainRuleset(t, h)
+		p, err := CompileInRuleset(rs, rs.Chains[0], Options{VerboseBPF: true})
+		if err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+		checkMessages(t, p.Spec)
+		coll, err := ebpf.NewCollection(p.Spec)
+		if err != nil {
+			var ve *ebpf.VerifierError
+			if errors.As(err, &ve) {
+				t.Fatalf("%s: load: %+v", h, ve)
+			}
+			t.Fatalf("%s: load: %v", h, err)
+		}
+		coll.Close()
+	}
+}
