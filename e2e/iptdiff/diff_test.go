@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // compare runs the v4 and v6 restore texts on both sides with n random
@@ -20,17 +21,36 @@ func compare(t *testing.T, v4, v6 string, n int, seed uint64) {
 func differences(t *testing.T, kv4, kv6, bv4, bv6 string, n int, seed uint64, report bool) int {
 	requireEnv(t)
 	kern, bpf := newSide(t, "iptables-legacy"), newSide(t, "bpfilter")
-	kern.loadKernel(t, kv4, kv6)
-	bpf.loadBpfilter(t, bv4, bv6)
+	sides := []*side{kern, bpf}
+	for _, sd := range sides {
+		sd.enableConntrack(t)
+	}
+	subst := func(text string, sd *side) string { return strings.ReplaceAll(text, "@IF@", sd.veth.NameB) }
+	kern.loadKernel(t, subst(kv4, kern), subst(kv6, kern))
+	bpf.loadBpfilter(t, subst(bv4, bpf), subst(bv6, bpf))
+	for _, sd := range sides {
+		sd.startFlows(t)
+	}
 	r := rand.New(rand.NewPCG(seed, 7))
-	probes := randomProbes(r, n, false, 0)
-	probes = append(probes, randomProbes(r, n, true, uint32(n))...)
-	got := deliver(t, []*side{kern, bpf}, probes)
+	probes := flowProbes(0)
+	probes = append(probes, randomProbes(r, n, false, uint32(len(probes)))...)
+	probes = append(probes, randomProbes(r, n, true, uint32(len(probes)))...)
+	got := deliver(t, sides, probes)
+	probes = append(probes, tcpConnects(t, sides, []uint16{22, 7000, 7001}, uint32(len(probes)))...)
+	time.Sleep(100 * time.Millisecond)
+	for i, sd := range sides {
+		if err := sd.drain(got[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var bad, delivered int
 	for i, p := range probes {
 		id := uint32(i)
 		if got[0][id] {
 			delivered++
+		}
+		if !strings.Contains(p.desc, " > ") {
+			t.Logf("%s: iptables-legacy delivered=%v, bpfilter delivered=%v", p.desc, got[0][id], got[1][id])
 		}
 		if got[0][id] != got[1][id] {
 			bad++
@@ -98,4 +118,44 @@ func TestDiffDetectsDifference(t *testing.T) {
 	if bad := differences(t, basicV4, basicV6, changed, basicV6, 600, 2, false); bad == 0 {
 		t.Error("a ruleset with a different port range gave no difference")
 	}
+}
+
+const statefulV4 = `*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:in_if - [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate INVALID -j DROP
+-A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT
+-A INPUT -p icmp -m state --state RELATED -j ACCEPT
+-A INPUT -i @IF@ -j in_if
+-A in_if -p tcp -m tcp --dport 7000 -m conntrack --ctstate NEW -j ACCEPT
+-A in_if ! -i bfb+ -j ACCEPT
+-A in_if -p udp -m udp --dport 53 -j ACCEPT
+-A in_if -p tcp -m conntrack ! --ctstate NEW,UNTRACKED -j ACCEPT
+-A in_if -p icmp -m icmp --icmp-type 8 -j ACCEPT
+-A in_if -o lo -j ACCEPT
+-A in_if ! -i @IF@ -j ACCEPT
+COMMIT
+`
+
+const statefulV6 = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -m state --state INVALID -j DROP
+-A INPUT -i bfb+ -p tcp -m tcp --dport 22 -j ACCEPT
+-A INPUT -i @IF@ -p udp -j DROP
+-A INPUT -p tcp -m conntrack --ctstate NEW -j DROP
+COMMIT
+`
+
+// TestDiffConntrack compares a stateful ruleset with interface matches:
+// replies to R's own UDP flows (ESTABLISHED), ICMP errors quoting them
+// (RELATED), TCP connections from S, and random probes (NEW, INVALID).
+func TestDiffConntrack(t *testing.T) {
+	compare(t, statefulV4, statefulV6, 300, 3)
 }

@@ -1,0 +1,157 @@
+package iptdiff
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// enableConntrack keeps connection tracking active in R the way the
+// daemon must for ct.state: a netfilter BPF program does not enable
+// conntrack in its namespace, but any nftables expression using ct takes
+// a reference on it (nf_ct_netns_get), even in a chain nothing calls, so
+// it costs nothing per packet.
+func (sd *side) enableConntrack(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", sd.r.Name, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader("table inet bpfilter_conntrack {\n\tchain keep {\n\t\tct state new\n\t}\n}\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: enable conntrack with nft: %v: %s", sd.name, err, out)
+	}
+}
+
+// Ports of the exchanges R starts.
+const (
+	rUDPPort = 5000
+	sUDPPort = 6000
+)
+
+// startFlows makes R send one UDP datagram to S for each family, so that
+// conntrack in R has a flow whose replies are ESTABLISHED and whose ICMP
+// errors are RELATED.
+func (sd *side) startFlows(t *testing.T) {
+	t.Helper()
+	err := sd.r.Do(func() error {
+		for _, pair := range [][2]netip.Addr{{recvV4, senderV4}, {recvV6, senderV6}} {
+			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair[0], rUDPPort)),
+				net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair[1], sUDPPort)))
+			if err != nil {
+				return err
+			}
+			_, err = c.Write([]byte("flow"))
+			c.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: start flows: %v", sd.name, err)
+	}
+}
+
+// flowProbes are crafted packets from S belonging to the flows R started
+// (replies: ESTABLISHED; ICMP port unreachable quoting R's datagram:
+// RELATED) and to no flow (NEW).
+func flowProbes(firstID uint32) []probe {
+	var out []probe
+	id := firstID
+	add := func(desc string, v6 bool, src, dst netip.Addr, proto uint8, seg []byte, m []byte) {
+		out = append(out, probe{desc: desc, v6: v6, marker: m, ip: ipPacket(src, dst, proto, 64, seg)})
+	}
+	for _, fam := range []struct {
+		v6       bool
+		s, r     netip.Addr
+		icmp     uint8
+		unreach  [2]uint8
+		fam, tag string
+	}{{false, senderV4, recvV4, 1, [2]uint8{3, 3}, "v4", ""}, {true, senderV6, recvV6, 58, [2]uint8{1, 4}, "v6", ""}} {
+		for _, x := range []struct {
+			desc         string
+			sport, dport uint16
+		}{{"reply (ESTABLISHED)", sUDPPort, rUDPPort}, {"other source port (NEW)", sUDPPort + 1, rUDPPort}} {
+			m := markerFor(id)
+			id++
+			add(fmt.Sprintf("%s udp %s", fam.fam, x.desc), fam.v6, fam.s, fam.r, 17, l4{proto: 17, sport: x.sport, dport: x.dport}.encode(fam.s, fam.r, m), m)
+		}
+		// The quoted datagram: R's header and UDP header, then the marker.
+		m := markerFor(id)
+		id++
+		inner := ipPacket(fam.r, fam.s, 17, 64, l4{proto: 17, sport: rUDPPort, dport: sUDPPort}.encode(fam.r, fam.s, []byte("flow")))
+		seg := l4{proto: fam.icmp, icmpType: fam.unreach[0], icmpCode: fam.unreach[1]}.encode(fam.s, fam.r, append(inner, m...))
+		add(fmt.Sprintf("%s icmp port unreachable for R's flow (RELATED)", fam.fam), fam.v6, fam.s, fam.r, fam.icmp, seg, m)
+	}
+	return out
+}
+
+// tcpConnects makes S open TCP connections to R's listening ports on both
+// sides at once and send a marker on each; it returns the probes (for the
+// report) and relies on drain to see which markers R received.
+func tcpConnects(t *testing.T, sides []*side, ports []uint16, firstID uint32) []probe {
+	t.Helper()
+	var probes []probe
+	type conn struct {
+		addr netip.AddrPort
+		m    []byte
+	}
+	var conns []conn
+	id := firstID
+	for _, dst := range []netip.Addr{recvV4, recvV6} {
+		for _, p := range ports {
+			m := markerFor(id)
+			id++
+			conns = append(conns, conn{netip.AddrPortFrom(dst, p), m})
+			probes = append(probes, probe{desc: fmt.Sprintf("TCP connection to %s with data", netip.AddrPortFrom(dst, p)), v6: dst.Is6(), marker: m})
+		}
+	}
+	for _, sd := range sides {
+		err := sd.r.Do(func() error {
+			for _, c := range conns {
+				l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(c.addr))
+				if err != nil {
+					return err
+				}
+				t.Cleanup(func() { l.Close() })
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: listen: %v", sd.name, err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(sides))
+	for i, sd := range sides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = sd.s.Do(func() error {
+				for _, c := range conns {
+					nc, err := net.DialTimeout("tcp", c.addr.String(), 700*time.Millisecond)
+					if err != nil {
+						continue // refused by the ruleset: the marker is not delivered
+					}
+					_, err = nc.Write(c.m)
+					nc.Close()
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: tcp connections: %v", sides[i].name, err)
+		}
+	}
+	return probes
+}
