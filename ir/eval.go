@@ -427,6 +427,14 @@ func MatchHolds(c *Chain, m *Match, p *Packet, pp *Parsed) bool {
 		hit = bytes.Equal(and(v, m.Mask), m.Value)
 	case OpRange:
 		hit = bytes.Compare(v, m.Value) >= 0 && bytes.Compare(v, m.High) <= 0
+	case OpRanges:
+		w := len(v)
+		for i := 0; w > 0 && i+w <= len(m.Value) && i+w <= len(m.High); i += w {
+			if bytes.Compare(v, m.Value[i:i+w]) >= 0 && bytes.Compare(v, m.High[i:i+w]) <= 0 {
+				hit = true
+				break
+			}
+		}
 	case OpAny:
 		hit = Uint(v)&Uint(m.Value) != 0
 	case OpAll:

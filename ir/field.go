@@ -132,7 +132,7 @@ func sockAddr(fam int, sendmsgOnly, connectOnly bool) func(Hook) bool {
 
 var (
 	eqOnly     = []Op{OpEq}
-	eqRange    = []Op{OpEq, OpRange}
+	eqRange    = []Op{OpEq, OpRange, OpRanges}
 	l4TCPUDP   = []uint8{ProtoTCP, ProtoUDP}
 	fieldTable = [numFields]FieldInfo{
 		FieldInvalid: {Name: "<invalid>", hooks: func(Hook) bool { return false }},

@@ -124,9 +124,16 @@ const (
 	OpAny
 	// OpAll: field & value == value (flag bits).
 	OpAll
+	// OpRanges: the field is in one of up to MaxRanges inclusive ranges:
+	// Value holds the low bounds and High the high bounds, concatenated
+	// (n ranges: n * width bytes each) (iptables multiport).
+	OpRanges
 )
 
-var opNames = [...]string{OpEq: "eq", OpRange: "range", OpIn: "in", OpAny: "any", OpAll: "all"}
+// MaxRanges bounds the ranges of an OpRanges match (XT_MULTI_PORTS).
+const MaxRanges = 15
+
+var opNames = [...]string{OpEq: "eq", OpRange: "range", OpIn: "in", OpAny: "any", OpAll: "all", OpRanges: "ranges"}
 
 // String returns the operator as bfcli writes it.
 func (o Op) String() string {

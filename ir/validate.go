@@ -144,6 +144,10 @@ func (c *Chain) ruleProblems(rs *Ruleset, r *Rule) []string {
 			p = append(p, fmt.Sprintf("matcher %s does not support operator %s", m.Field, m.Op))
 		}
 		w := m.Field.Width()
+		if m.Op == OpRanges {
+			p = append(p, rangesProblems(m)...)
+			continue
+		}
 		if len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {
 			p = append(p, fmt.Sprintf("matcher %s: value has the wrong width", m.Field))
 			continue

@@ -497,6 +497,8 @@ func (m Match) String() string {
 		b.WriteString(m.Set)
 	case OpRange:
 		b.WriteString(k.Format(m.Value, nil) + "-" + k.Format(m.High, nil))
+	case OpRanges:
+		b.WriteString(formatRanges(m))
 	default:
 		b.WriteString(k.Format(m.Value, m.Mask))
 	}
