@@ -49,6 +49,8 @@ func (g *gen) emitMatch(m *ir.Match, next string) error {
 		return g.emitFlowProbability(m, next)
 	case m.Field == ir.MetaIifName || m.Field == ir.MetaOifName:
 		return g.emitIfNameMatch(m, next)
+	case m.Op == ir.OpRanges:
+		return g.emitRangesMatch(m, next)
 	}
 	w := m.Field.Width()
 	if len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {
