@@ -74,6 +74,7 @@ const basicV4 = `*filter
 :blocked - [0:0]
 -A INPUT -s 198.18.0.200/32 -j blocked
 -A INPUT -p tcp -m tcp --dport 80:443 -j web
+-A INPUT -p tcp -m multiport ! --sports 0:1023,8080 -m multiport --dports 22,1000:1024 -j ACCEPT
 -A INPUT -p udp -m udp ! --sport 53 -m comment --comment "not dns" -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 3/4 -j ACCEPT
@@ -100,6 +101,7 @@ const basicV6 = `*filter
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 1/3 -j DROP
 -A INPUT -p tcp -j svc
 -A INPUT -d fd00:198:18::4/127 -p udp -m udp --dport 53 -j DROP
+-A INPUT -p udp -m multiport --dports 53,443:8080 -j DROP
 -A INPUT ! -s fd00:198:18::/125 -p udp -j DROP
 -A svc -p tcp -m tcp --dport 22 -j ACCEPT
 -A svc -p tcp -m tcp ! --dport 1:1023 -j RETURN

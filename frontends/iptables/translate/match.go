@@ -35,6 +35,8 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 		return rc.conntrack(info.AsV3())
 	case *xt.State:
 		return rc.state(info)
+	case *xt.Multiport:
+		return rc.multiport(info)
 	case *xt.MarkMatch:
 		// mark_mt: ((skb->mark & mask) == mark) ^ invert.
 		rc.add(ir.Match{Field: ir.MetaMark, Op: ir.OpEq, Negate: info.Invert != 0, Value: be(uint64(info.Mark), 4), Mask: be(uint64(info.Mask), 4)})
@@ -102,5 +104,46 @@ func (rc *ruleCtx) icmp(tf, cf ir.Field, i *xt.ICMP) error {
 		return rc.refuse(fmt.Sprintf("icmp code range %d-%d%s", i.Code[0], i.Code[1], map[bool]string{true: " with !"}[inv]),
 			"the IR cannot express this code range")
 	}
+	return nil
+}
+
+// multiport translates xt_multiport_v1 (ports_match_v1): the packet's
+// source or destination port is one of the ports or ranges, inverted with
+// !; false on fragments and packets without the transport header.
+func (rc *ruleCtx) multiport(m *xt.Multiport) error {
+	if int(m.Count) > xt.MultiPorts || m.Count == 0 {
+		return rc.refuse(fmt.Sprintf("multiport with %d ports", m.Count), "")
+	}
+	var sf, df ir.Field
+	switch rc.proto {
+	case ir.ProtoTCP:
+		sf, df = ir.TCPSport, ir.TCPDport
+	case ir.ProtoUDP:
+		sf, df = ir.UDPSport, ir.UDPDport
+	default:
+		return rc.refuse(fmt.Sprintf("multiport with protocol %d", rc.proto), "only tcp and udp ports are IR fields")
+	}
+	f := df
+	switch m.Flags {
+	case xt.MultiportSource:
+		f = sf
+	case xt.MultiportDestination:
+	default:
+		return rc.refuse("multiport --ports", "matching the source or the destination port is a disjunction of two fields the IR cannot express in one rule")
+	}
+	match := ir.Match{Field: f, Op: ir.OpRanges, Negate: m.Invert != 0}
+	for i := 0; i < int(m.Count); i++ {
+		lo, hi := m.Ports[i], m.Ports[i]
+		if m.PFlags[i] != 0 && i+1 < int(m.Count) {
+			i++
+			hi = m.Ports[i]
+		}
+		if lo > hi {
+			return rc.refuse(fmt.Sprintf("multiport range %d:%d", lo, hi), "empty port range")
+		}
+		match.Value = append(match.Value, be(uint64(lo), 2)...)
+		match.High = append(match.High, be(uint64(hi), 2)...)
+	}
+	rc.add(match)
 	return nil
 }

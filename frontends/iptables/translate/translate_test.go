@@ -181,3 +181,35 @@ COMMIT
 		}
 	}
 }
+
+func TestMultiport(t *testing.T) {
+	tb := restoreFilter(t, abi.IPv4, `*filter
+:INPUT DROP [0:0]
+-A INPUT -p tcp -m multiport --dports 22,80:90,443 -j ACCEPT
+-A INPUT -p udp -m multiport ! --sports 53,123 -j ACCEPT
+COMMIT
+`)
+	rs, err := Table(tb, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := rs.Chain("iptables.INPUT")
+	for _, c := range []struct {
+		p    *ir.Packet
+		want ir.VerdictKind
+	}{
+		{v4("198.18.0.7", "198.18.0.2", ir.ProtoTCP, testpkt.TCP{Sport: 5, Dport: 85}.Encode()), ir.Accept},
+		{v4("198.18.0.7", "198.18.0.2", ir.ProtoTCP, testpkt.TCP{Sport: 5, Dport: 91}.Encode()), ir.Drop},
+		{v4("198.18.0.7", "198.18.0.2", ir.ProtoUDP, testpkt.UDP{Sport: 123, Dport: 9}.Encode()), ir.Drop},
+		{v4("198.18.0.7", "198.18.0.2", ir.ProtoUDP, testpkt.UDP{Sport: 124, Dport: 9}.Encode()), ir.Accept},
+	} {
+		if got := ir.Eval(rs, in, c.p).Verdict.Kind; got != c.want {
+			t.Errorf("% x: %s, want %s", c.p.Data, got, c.want)
+		}
+	}
+	tb = restoreFilter(t, abi.IPv4, "*filter\n-A INPUT -p tcp -m multiport --ports 22,80 -j ACCEPT\nCOMMIT\n")
+	var te *Error
+	if _, err := Table(tb, opts()); !errors.As(err, &te) || te.Feature != "multiport --ports" {
+		t.Errorf("--ports: %v", err)
+	}
+}
