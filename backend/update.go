@@ -64,7 +64,7 @@ func PlanUpdate(old *Program, next *ir.Chain, opts Options) (*Update, string, er
 	}
 	ok1, err1 := splitChunks(old.Plan, ol, len(oc.Rules))
 	ok2, err2 := splitChunks(np, nl, len(next.Rules))
-	if err1 != nil || err2 != nil || !slices.Equal(ok1, ok2) {
+	if err1 != nil || err2 != nil || len(ok1) != len(ok2) || len(ok1) > 1 && !slices.Equal(ok1, ok2) {
 		return nil, "the program split changes", nil
 	}
 	for _, si := range nl {
