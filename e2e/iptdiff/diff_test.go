@@ -74,7 +74,7 @@ const basicV4 = `*filter
 :blocked - [0:0]
 -A INPUT -s 198.18.0.200/32 -j blocked
 -A INPUT -p tcp -m tcp --dport 80:443 -j web
--A INPUT -p tcp -m multiport ! --sports 0:1023,8080 -m multiport --dports 22,1000:1024 -j ACCEPT
+-A INPUT -p tcp -m tcp ! --sport 0:1023 -m multiport --dports 22,1000:1024,8080 -j ACCEPT
 -A INPUT -p udp -m udp ! --sport 53 -m comment --comment "not dns" -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 3/4 -j ACCEPT
