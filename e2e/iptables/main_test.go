@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/bpfilter-go/bpfilter/internal/testenv"
 )
 
 // binDir holds the daemon and bpfilter-iptables with its tool links, built
@@ -42,6 +44,8 @@ func build() (string, error) {
 }
 
 func TestMain(m *testing.M) {
+	// Helper commands (UDPSendCommand) re-run this binary.
+	testenv.RunHelpers()
 	code := 0
 	func() {
 		flag.Parse()

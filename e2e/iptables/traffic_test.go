@@ -197,11 +197,15 @@ func TestRestartKeepsRuleset(t *testing.T) {
 	stripDates := func(s string) string { return regexp.MustCompile(`(?m)^#.*\n`).ReplaceAllString(s, "") }
 	// 4 + 2 packets reached the rules while the first daemon ran and while
 	// none ran.
-	want := strings.ReplaceAll(stripDates(before), "[4:", "[6:")
+	want := regexp.MustCompile(`\[4:(\d+)\]`).ReplaceAllStringFunc(stripDates(before), func(m string) string {
+		b, _ := strconv.Atoi(m[3 : len(m)-1])
+		return fmt.Sprintf("[6:%d]", b/4*6)
+	})
 	if stripDates(after) != want {
 		t.Errorf("after restart:\n%s\nwant:\n%s", after, want)
 	}
-	if got := d2.mustTool("ip6tables-save"); stripDates(got) != stripDates(before6) {
+	// IPv6 neighbour discovery keeps moving the policy counters.
+	if got := d2.mustTool("ip6tables-save"); normalize(got) != normalize(before6) {
 		t.Errorf("ip6tables after restart:\n%s\nwant:\n%s", got, before6)
 	}
 	if n := e.udp(t, true, 9000, 3); n != 0 {
