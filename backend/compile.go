@@ -79,6 +79,9 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 	// stay linear so the set map remains the live source of its elements.
 	popts := opts.Plan
 	popts.LiveSets = true
+	// Inline tables are compiled as maps too: never inline, so their
+	// entries stay data for updates.
+	popts.InlineMax = -1
 	if users {
 		// Inlined user chains are emitted rule by rule.
 		popts.Linear = true

@@ -42,6 +42,7 @@ func PlanUpdate(old *Program, next *ir.Chain, opts Options) (*Update, string, er
 	}
 	popts := opts.Plan
 	popts.LiveSets = true
+	popts.InlineMax = -1 // as Compile
 	popts.Previous = old.Plan
 	np, err := optimizer.Build(next, popts)
 	if err != nil {
