@@ -111,8 +111,11 @@ func chainFromBytes(b []byte) *ir.Chain {
 			if next()%2 == 0 {
 				m.Mask = bytesN(width())
 			}
-			if m.Op == ir.OpRange || next()%4 == 0 {
+			if m.Op == ir.OpRange || m.Op == ir.OpRanges || next()%4 == 0 {
 				m.High = bytesN(width())
+			}
+			if m.Op == ir.OpRanges && next()%8 != 0 {
+				m.Mask = nil // ranges take no mask
 			}
 			r.Matches = append(r.Matches, m)
 		}

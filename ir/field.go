@@ -56,6 +56,11 @@ const (
 	MetaIifName
 	MetaOifName
 	CtState
+	IP4Len
+	IP6PayloadLen
+	IP4TTL
+	IP6HopLimit
+	IP4FragOff
 	numFields
 )
 
@@ -164,19 +169,24 @@ var (
 		IP6Dnet:  {Name: "ip6.dnet", Kind: KindIPv6Prefix, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 24, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, false, false)},
 		IP6Nexthdr: {Name: "ip6.nexthdr", Kind: KindNextHdr, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 6, Size: 1}, Ops: eqOnly, InSet: true,
 			hooks: allPacketHooks},
-		IP6DSCP:     {Name: "ip6.dscp", Kind: KindDSCP, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 0, Size: 2, Shift: 6, Mask: 0x3f}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
-		TCPSport:    {Name: "tcp.sport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 0, Size: 2}, Ops: eqRange, InSet: true, hooks: allPacketHooks},
-		TCPDport:    {Name: "tcp.dport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 2, Size: 2}, Ops: eqRange, InSet: true, hooks: sockAddr(0, false, true)},
-		TCPFlags:    {Name: "tcp.flags", Kind: KindTCPFlags, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 13, Size: 1}, Ops: []Op{OpEq, OpAny, OpAll}, hooks: allPacketHooks},
-		UDPSport:    {Name: "udp.sport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Load: Load{Offset: 0, Size: 2}, Ops: eqRange, InSet: true, hooks: allPacketHooks},
-		UDPDport:    {Name: "udp.dport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Load: Load{Offset: 2, Size: 2}, Ops: eqRange, InSet: true, hooks: sockAddr(0, false, false)},
-		ICMPType:    {Name: "icmp.type", Kind: KindICMPType, Layer: LayerL4, L4: []uint8{ProtoICMP}, Load: Load{Offset: 0, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
-		ICMPCode:    {Name: "icmp.code", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoICMP}, Load: Load{Offset: 1, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
-		ICMPv6Type:  {Name: "icmpv6.type", Kind: KindICMPv6Type, Layer: LayerL4, L4: []uint8{ProtoICMPv6}, Load: Load{Offset: 0, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
-		ICMPv6Code:  {Name: "icmpv6.code", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoICMPv6}, Load: Load{Offset: 1, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
-		MetaIifName: {Name: "meta.iifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
-		MetaOifName: {Name: "meta.oifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
-		CtState:     {Name: "ct.state", Kind: KindCtState, Layer: LayerMeta, Ops: []Op{OpEq, OpAny}, hooks: netfilterOnly},
+		IP6DSCP:       {Name: "ip6.dscp", Kind: KindDSCP, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 0, Size: 2, Shift: 6, Mask: 0x3f}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		TCPSport:      {Name: "tcp.sport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 0, Size: 2}, Ops: eqRange, InSet: true, hooks: allPacketHooks},
+		TCPDport:      {Name: "tcp.dport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 2, Size: 2}, Ops: eqRange, InSet: true, hooks: sockAddr(0, false, true)},
+		TCPFlags:      {Name: "tcp.flags", Kind: KindTCPFlags, Layer: LayerL4, L4: []uint8{ProtoTCP}, Load: Load{Offset: 13, Size: 1}, Ops: []Op{OpEq, OpAny, OpAll}, hooks: allPacketHooks},
+		UDPSport:      {Name: "udp.sport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Load: Load{Offset: 0, Size: 2}, Ops: eqRange, InSet: true, hooks: allPacketHooks},
+		UDPDport:      {Name: "udp.dport", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Load: Load{Offset: 2, Size: 2}, Ops: eqRange, InSet: true, hooks: sockAddr(0, false, false)},
+		ICMPType:      {Name: "icmp.type", Kind: KindICMPType, Layer: LayerL4, L4: []uint8{ProtoICMP}, Load: Load{Offset: 0, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		ICMPCode:      {Name: "icmp.code", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoICMP}, Load: Load{Offset: 1, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		ICMPv6Type:    {Name: "icmpv6.type", Kind: KindICMPv6Type, Layer: LayerL4, L4: []uint8{ProtoICMPv6}, Load: Load{Offset: 0, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		ICMPv6Code:    {Name: "icmpv6.code", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoICMPv6}, Load: Load{Offset: 1, Size: 1}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
+		IP4Len:        {Name: "ip4.len", Kind: KindU16, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 2, Size: 2}, Ops: eqRange, hooks: allPacketHooks},
+		IP6PayloadLen: {Name: "ip6.plen", Kind: KindU16, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 4, Size: 2}, Ops: eqRange, hooks: allPacketHooks},
+		IP4TTL:        {Name: "ip4.ttl", Kind: KindU8, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 8, Size: 1}, Ops: eqRange, hooks: allPacketHooks},
+		IP6HopLimit:   {Name: "ip6.hoplimit", Kind: KindU8, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 7, Size: 1}, Ops: eqRange, hooks: allPacketHooks},
+		IP4FragOff:    {Name: "ip4.fragoff", Kind: KindU16, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 6, Size: 2, Mask: 0x1fff}, Ops: eqOnly, hooks: allPacketHooks},
+		MetaIifName:   {Name: "meta.iifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		MetaOifName:   {Name: "meta.oifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtState:       {Name: "ct.state", Kind: KindCtState, Layer: LayerMeta, Ops: []Op{OpEq, OpAny}, hooks: netfilterOnly},
 	}
 	fieldByName = func() map[string]Field {
 		m := make(map[string]Field, numFields)

@@ -29,6 +29,28 @@ var upstreamPacketHooks = map[string]func(Hook) bool{
 // exist on netfilter hooks only, are not set keys, and ct.state takes any.
 var iptablesFields = map[string]bool{"meta.iifname": true, "meta.oifname": true, "ct.state": true}
 
+// iptablesHeaderFields are header fields added for the iptables frontend:
+// valid on every packet hook, not set keys, eq and range (and ranges),
+// except ip4.fragoff (eq only).
+var iptablesHeaderFields = map[string]bool{"ip4.len": true, "ip6.plen": true, "ip4.ttl": true, "ip6.hoplimit": true, "ip4.fragoff": true}
+
+func TestIptablesHeaderFields(t *testing.T) {
+	for _, f := range Fields() {
+		if !iptablesHeaderFields[f.String()] {
+			continue
+		}
+		for _, h := range Hooks() {
+			if got, want := f.ValidOn(h), !h.IsSockAddr(); got != want {
+				t.Errorf("%s on %s: ValidOn = %v, want %v", f, h, got, want)
+			}
+		}
+		rng := f != IP4FragOff
+		if f.Info().InSet || !f.SupportsOp(OpEq) || f.SupportsOp(OpRange) != rng || f.SupportsOp(OpRanges) != rng || f.SupportsOp(OpAny) {
+			t.Errorf("%s: wrong set or operator support", f)
+		}
+	}
+}
+
 func TestIptablesFields(t *testing.T) {
 	for _, f := range Fields() {
 		if !iptablesFields[f.String()] {
@@ -54,7 +76,7 @@ func TestFieldHooksMatchUpstream(t *testing.T) {
 			}
 		}
 		for _, f := range Fields() {
-			if iptablesFields[f.String()] {
+			if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] {
 				continue
 			}
 			want := allowed[f.String()]
@@ -78,7 +100,7 @@ func TestFieldSetKeysMatchUpstream(t *testing.T) {
 	notInSet := map[string]bool{"meta.sport": true, "meta.dport": true, "tcp.flags": true,
 		"meta.probability": true, "meta.flow_probability": true, "meta.flow_hash": true}
 	for _, f := range Fields() {
-		if iptablesFields[f.String()] {
+		if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] {
 			continue
 		}
 		if got, want := f.Info().InSet, !notInSet[f.String()]; got != want {
@@ -94,7 +116,7 @@ func TestFieldOpsMatchUpstream(t *testing.T) {
 	rangeFields := map[string]bool{"meta.sport": true, "meta.dport": true, "meta.flow_hash": true,
 		"tcp.sport": true, "tcp.dport": true, "udp.sport": true, "udp.dport": true}
 	for _, f := range Fields() {
-		if iptablesFields[f.String()] {
+		if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] {
 			continue
 		}
 		if got := f.SupportsOp(OpRange); got != rangeFields[f.String()] {

@@ -54,6 +54,8 @@ const (
 	// KindCtState: u32 conntrack state bits (xt_conntrack's layout);
 	// comma-separated INVALID, ESTABLISHED, RELATED, NEW, UNTRACKED.
 	KindCtState
+	// KindU16: u16, decimal or 0x hexadecimal.
+	KindU16
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -62,7 +64,7 @@ const ProbabilityScale = 1_000_000_000
 // Width is the byte width of the kind's values.
 func (k ValueKind) Width() int {
 	switch k {
-	case KindEtherType, KindPort:
+	case KindEtherType, KindPort, KindU16:
 		return 2
 	case KindIfindex, KindProbability, KindU32, KindIPv4, KindIPv4Prefix:
 		return 4
@@ -239,6 +241,12 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 	switch k {
 	case KindIfName:
 		return parseIfName(s)
+	case KindU16:
+		v, err := parseUint(s, math.MaxUint16, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		return putUint(v, 2), nil, nil
 	case KindCtState:
 		return parseCtState(s)
 	case KindIfindex:
@@ -417,7 +425,7 @@ func (k ValueKind) Format(value, mask []byte) string {
 	}
 	v := Uint(value)
 	switch k {
-	case KindIfindex, KindPort:
+	case KindIfindex, KindPort, KindU16:
 		return strconv.FormatUint(v, 10)
 	case KindEtherType:
 		if n, ok := nameOf(etherTypes, v); ok {
