@@ -72,7 +72,11 @@ const basicV4 = `*filter
 :OUTPUT ACCEPT [0:0]
 :web - [0:0]
 :blocked - [0:0]
+-A INPUT -f -j DROP
 -A INPUT -s 198.18.0.200/32 -j blocked
+-A INPUT -m ttl --ttl-lt 2 -j DROP
+-A INPUT -p udp -m ttl --ttl-gt 63 -m length ! --length 0:36 -j ACCEPT
+-A INPUT -p tcp -m ttl --ttl-eq 255 -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 80:443 -j web
 -A INPUT -p tcp -m tcp ! --sport 0:1023 -m multiport --dports 22,1000:1024,8080 -j ACCEPT
 -A INPUT -p udp -m udp ! --sport 53 -m comment --comment "not dns" -j ACCEPT
@@ -97,6 +101,8 @@ const basicV6 = `*filter
 :OUTPUT ACCEPT [0:0]
 :svc - [0:0]
 -A INPUT -s fd00:198:18::200/128 -j DROP
+-A INPUT -m hl --hl-eq 255 -p tcp -j ACCEPT
+-A INPUT -m hl ! --hl-eq 63 -p tcp -m length --length 60:70 -j DROP
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 1/3 -j DROP
 -A INPUT -p tcp -j svc

@@ -80,7 +80,9 @@ func (rc *ruleCtx) ipHeader(h *abi.IPHeader) error {
 		}
 	} else {
 		if h.Flags&abi.FlagFragment != 0 {
-			return rc.refuse("-f (fragment match)", "no IR field for the fragment offset yet")
+			// -f: second and further fragments (fragment offset != 0);
+			// ! -f: the others.
+			rc.add(ir.Match{Field: ir.IP4FragOff, Op: ir.OpEq, Negate: h.InvFlags&abi.InvFrag == 0, Value: []byte{0, 0}})
 		}
 		// ip_packet_match: proto 0 matches everything, also inverted.
 		if h.Proto > 255 {

@@ -13,8 +13,5 @@ var Unsupported = map[string]string{
 	"addrtype": "address types need a route lookup the backend does not do",
 	"iprange":  "address ranges are not translated yet",
 	"limit":    "the token bucket is not implemented in the backend yet",
-	"length":   "the IP total length is not an IR field yet",
-	"ttl":      "the IPv4 TTL is not an IR field yet",
-	"hl":       "the IPv6 hop limit is not an IR field yet",
 	"pkttype":  "the packet type is not an IR field yet",
 }
