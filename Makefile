@@ -14,8 +14,12 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
+# bpfilter-iptables answers to the iptables tool names (argv[0]).
+IPT_LINKS := iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore
+
 build: deps
 	$(GO) build -o $(BIN)/ ./cmd/...
+	@for l in $(IPT_LINKS); do ln -sf bpfilter-iptables $(BIN)/$$l; done
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
