@@ -18,7 +18,7 @@ import (
 // it costs nothing per packet.
 func (sd *side) enableConntrack(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", sd.r.Name, "nft", "-f", "-")
+	cmd := exec.Command("ip", "netns", "exec", sd.f.Name, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader("table inet bpfilter_conntrack {\n\tchain keep {\n\t\tct state new\n\t}\n}\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: enable conntrack with nft: %v: %s", sd.name, err, out)
@@ -37,7 +37,7 @@ const (
 func (sd *side) startFlows(t *testing.T) {
 	t.Helper()
 	err := sd.r.Do(func() error {
-		for _, pair := range [][2]netip.Addr{{recvV4, senderV4}, {recvV6, senderV6}} {
+		for _, pair := range [][2]netip.Addr{{sd.recv4, senderV4}, {sd.recv6, senderV6}} {
 			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair[0], rUDPPort)),
 				net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair[1], sUDPPort)))
 			if err != nil {
@@ -59,7 +59,7 @@ func (sd *side) startFlows(t *testing.T) {
 // flowProbes are crafted packets from S belonging to the flows R started
 // (replies: ESTABLISHED; ICMP port unreachable quoting R's datagram:
 // RELATED) and to no flow (NEW).
-func flowProbes(firstID uint32) []probe {
+func flowProbes(firstID uint32, recv4, recv6 netip.Addr) []probe {
 	var out []probe
 	id := firstID
 	add := func(desc string, v6 bool, src, dst netip.Addr, proto uint8, seg []byte, m []byte) {
@@ -71,7 +71,7 @@ func flowProbes(firstID uint32) []probe {
 		icmp     uint8
 		unreach  [2]uint8
 		fam, tag string
-	}{{false, senderV4, recvV4, 1, [2]uint8{3, 3}, "v4", ""}, {true, senderV6, recvV6, 58, [2]uint8{1, 4}, "v6", ""}} {
+	}{{false, senderV4, recv4, 1, [2]uint8{3, 3}, "v4", ""}, {true, senderV6, recv6, 58, [2]uint8{1, 4}, "v6", ""}} {
 		for _, x := range []struct {
 			desc         string
 			sport, dport uint16
@@ -102,7 +102,7 @@ func tcpConnects(t *testing.T, sides []*side, ports []uint16, firstID uint32) []
 	}
 	var conns []conn
 	id := firstID
-	for _, dst := range []netip.Addr{recvV4, recvV6} {
+	for _, dst := range []netip.Addr{sides[0].recv4, sides[0].recv6} {
 		for _, p := range ports {
 			m := markerFor(id)
 			id++

@@ -19,24 +19,27 @@ func compare(t *testing.T, v4, v6 string, n int, seed uint64) {
 // bpfilter and returns the number of probes delivered differently
 // (reporting them when report is set).
 func differences(t *testing.T, kv4, kv6, bv4, bv6 string, n int, seed uint64, report bool) int {
+	return differencesMode(t, false, kv4, kv6, bv4, bv6, n, seed, report)
+}
+
+func differencesMode(t *testing.T, forward bool, kv4, kv6, bv4, bv6 string, n int, seed uint64, report bool) int {
 	requireEnv(t)
-	kern, bpf := newSide(t, "iptables-legacy"), newSide(t, "bpfilter")
+	kern, bpf := newSideMode(t, "iptables-legacy", forward), newSideMode(t, "bpfilter", forward)
 	sides := []*side{kern, bpf}
 	for _, sd := range sides {
 		sd.enableConntrack(t)
 	}
-	subst := func(text string, sd *side) string { return strings.ReplaceAll(text, "@IF@", sd.veth.NameB) }
-	kern.loadKernel(t, subst(kv4, kern), subst(kv6, kern))
-	bpf.loadBpfilter(t, subst(bv4, bpf), subst(bv6, bpf))
+	kern.loadKernel(t, kern.subst(kv4), kern.subst(kv6))
+	bpf.loadBpfilter(t, bpf.subst(bv4), bpf.subst(bv6))
 	for _, sd := range sides {
 		sd.startFlows(t)
 	}
 	r := rand.New(rand.NewPCG(seed, 7))
-	probes := flowProbes(0)
-	probes = append(probes, randomProbes(r, n, false, uint32(len(probes)))...)
-	probes = append(probes, randomProbes(r, n, true, uint32(len(probes)))...)
+	probes := flowProbes(0, kern.recv4, kern.recv6)
+	probes = append(probes, randomProbes(r, n, false, uint32(len(probes)), kern.recv4, kern.recv6)...)
+	probes = append(probes, randomProbes(r, n, true, uint32(len(probes)), kern.recv4, kern.recv6)...)
 	got := deliver(t, sides, probes)
-	probes = append(probes, tcpConnects(t, sides, []uint16{22, 7000, 7001}, uint32(len(probes)))...)
+	probes = append(probes, tcpConnects(t, sides, []uint16{22, 80, 7000, 7001}, uint32(len(probes)))...)
 	time.Sleep(100 * time.Millisecond)
 	for i, sd := range sides {
 		if err := sd.drain(got[i]); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -22,32 +23,63 @@ import (
 
 var sprintf = fmt.Sprintf
 
-// side is one sender namespace S and one receiver namespace R joined by a
-// veth pair; R holds the ruleset under test and raw sockets that see every
-// packet its INPUT chain lets through.
+// side is a sender namespace S, the namespace F holding the ruleset under
+// test, and a receiver namespace R with raw sockets that see every packet
+// F lets through. In INPUT mode F is R (S ── R); in FORWARD mode F is a
+// router between S and R (S ── F ── R).
 type side struct {
-	name   string
-	s, r   *testenv.Netns
-	veth   *testenv.Veth
-	rMAC   net.HardwareAddr
-	sendFD int
-	rawFDs []int
+	name    string
+	s, f, r *testenv.Netns
+	sendIf  int
+	dstMAC  net.HardwareAddr
+	ifIn    string // F's interface towards S
+	ifOut   string // F's interface towards R ("" in INPUT mode)
+	recv4   netip.Addr
+	recv6   netip.Addr
+	sendFD  int
+	rawFDs  []int
 }
 
-func newSide(t *testing.T, name string) *side {
+// Receiver addresses: R has .2 (INPUT mode, same link as S) or .2 on the
+// second link (FORWARD mode), plus .3-.6 so destination matches have
+// something to choose.
+func newSide(t *testing.T, name string) *side { return newSideMode(t, name, false) }
+
+func newSideMode(t *testing.T, name string, forward bool) *side {
 	t.Helper()
-	sd := &side{name: name, s: testenv.NewNetns(t), r: testenv.NewNetns(t)}
-	sd.veth = testenv.NewVethPair(t, sd.s, sd.r, senderV4.String()+"/24", recvV4.String()+"/24")
-	for i := 3; i <= 6; i++ {
-		sd.r.Exec(t, "ip", "addr", "add", sprintf("198.18.0.%d/24", i), "dev", sd.veth.NameB)
-		sd.r.Exec(t, "ip", "-6", "addr", "add", sprintf("fd00:198:18:0::%d/64", i), "dev", sd.veth.NameB, "nodad")
+	sd := &side{name: name}
+	var recvLink *testenv.Veth
+	if forward {
+		rt := testenv.NewRouted(t)
+		sd.s, sd.f, sd.r = rt.Client, rt.Router, rt.Server
+		sd.sendIf, sd.ifIn, sd.ifOut = rt.Left.IfindexA, rt.Left.NameB, rt.Right.NameA
+		recvLink = rt.Right
+	} else {
+		sd.s, sd.r = testenv.NewNetns(t), testenv.NewNetns(t)
+		sd.f = sd.r
+		v := testenv.NewVethPair(t, sd.s, sd.r, senderV4.String()+"/24", recvV4.String()+"/24")
+		sd.sendIf, sd.ifIn = v.IfindexA, v.NameB
+		recvLink = v
 	}
-	err := sd.r.Do(func() error {
-		ifc, err := net.InterfaceByName(sd.veth.NameB)
+	sd.recv4, sd.recv6 = recvLink.AddrB.Addr(), recvLink.Addr6B.Addr()
+	for i := 3; i <= 6; i++ {
+		a4, a6 := sd.recv4.As4(), sd.recv6.As16()
+		a4[3], a6[15] = byte(i), byte(i)
+		sd.r.Exec(t, "ip", "addr", "add", netip.PrefixFrom(netip.AddrFrom4(a4), 24).String(), "dev", recvLink.NameB)
+		sd.r.Exec(t, "ip", "-6", "addr", "add", netip.PrefixFrom(netip.AddrFrom16(a6), 64).String(), "dev", recvLink.NameB, "nodad")
+	}
+	err := sd.f.Do(func() error {
+		ifc, err := net.InterfaceByName(sd.ifIn)
 		if err != nil {
 			return err
 		}
-		sd.rMAC = ifc.HardwareAddr
+		sd.dstMAC = ifc.HardwareAddr
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	err = sd.r.Do(func() error {
 		for _, fp := range []struct{ fam, proto int }{
 			{unix.AF_INET, unix.IPPROTO_TCP}, {unix.AF_INET, unix.IPPROTO_UDP}, {unix.AF_INET, unix.IPPROTO_ICMP},
 			{unix.AF_INET6, unix.IPPROTO_TCP}, {unix.AF_INET6, unix.IPPROTO_UDP}, {unix.AF_INET6, unix.IPPROTO_ICMPV6},
@@ -86,6 +118,12 @@ func newSide(t *testing.T, name string) *side {
 	return sd
 }
 
+// subst replaces the interface placeholders of a ruleset with F's names:
+// @IF@ and @IN@ the interface towards S, @OUT@ the one towards R.
+func (sd *side) subst(text string) string {
+	return strings.NewReplacer("@IF@", sd.ifIn, "@IN@", sd.ifIn, "@OUT@", sd.ifOut).Replace(text)
+}
+
 // send puts one IP packet on the wire from S to R.
 func (sd *side) send(p probe) error {
 	etype := uint16(0x0800)
@@ -93,12 +131,12 @@ func (sd *side) send(p probe) error {
 		etype = 0x86dd
 	}
 	frame := make([]byte, 14, 14+len(p.ip))
-	copy(frame[0:6], sd.rMAC)
+	copy(frame[0:6], sd.dstMAC)
 	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 1})
 	binary.BigEndian.PutUint16(frame[12:], etype)
 	frame = append(frame, p.ip...)
-	to := &unix.SockaddrLinklayer{Ifindex: sd.veth.IfindexA, Protocol: htons(etype), Halen: 6}
-	copy(to.Addr[:], sd.rMAC)
+	to := &unix.SockaddrLinklayer{Ifindex: sd.sendIf, Protocol: htons(etype), Halen: 6}
+	copy(to.Addr[:], sd.dstMAC)
 	return unix.Sendto(sd.sendFD, frame, 0, to)
 }
 
@@ -133,7 +171,7 @@ func (sd *side) loadKernel(t *testing.T, v4, v6 string) {
 		if x.text == "" {
 			continue
 		}
-		cmd := exec.Command("ip", "netns", "exec", sd.r.Name, x.cmd)
+		cmd := exec.Command("ip", "netns", "exec", sd.f.Name, x.cmd)
 		cmd.Stdin = strings.NewReader(x.text)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v: %s", x.cmd, err, out)
@@ -161,7 +199,7 @@ func (sd *side) loadBpfilter(t *testing.T, v4, v6 string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs, err := translate.Table(tb, translate.Options{RuleText: iptables.RuleString, Priorities: x.prio})
+		rs, err := translate.Table(tb, translate.Options{RuleText: iptables.RuleString, Priorities: x.prio, RejectAsDrop: true})
 		if err != nil {
 			t.Fatalf("translate %s: %v", x.fam, err)
 		}
@@ -170,7 +208,7 @@ func (sd *side) loadBpfilter(t *testing.T, v4, v6 string) {
 				continue
 			}
 			var ch *engine.Chain
-			err := sd.r.Do(func() error {
+			err := sd.f.Do(func() error {
 				var err error
 				if ch, err = engine.Load(c, engine.Options{Ruleset: rs}); err != nil {
 					return err

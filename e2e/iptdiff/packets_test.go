@@ -123,18 +123,18 @@ func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 
 // randomProbes returns n packets for family v6, mixing protocols, ports,
 // TCP flags, ICMP types, and source and destination addresses of the pair.
-func randomProbes(r *rand.Rand, n int, v6 bool, firstID uint32) []probe {
+func randomProbes(r *rand.Rand, n int, v6 bool, firstID uint32, recv4, recv6 netip.Addr) []probe {
 	out := make([]probe, 0, n)
 	for i := 0; i < n; i++ {
 		id := firstID + uint32(i)
 		var src, dst netip.Addr
 		if v6 {
-			a, b := senderV6.As16(), recvV6.As16()
+			a, b := senderV6.As16(), recv6.As16()
 			a[15] = pick(r, []byte{1, 7, 9, 200})
 			b[15] = pick(r, []byte{2, 3, 4, 5, 6})
 			src, dst = netip.AddrFrom16(a), netip.AddrFrom16(b)
 		} else {
-			a, b := senderV4.As4(), recvV4.As4()
+			a, b := senderV4.As4(), recv4.As4()
 			a[3] = pick(r, []byte{1, 7, 9, 200})
 			b[3] = pick(r, []byte{2, 3, 4, 5, 6})
 			src, dst = netip.AddrFrom4(a), netip.AddrFrom4(b)
