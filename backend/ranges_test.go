@@ -31,6 +31,13 @@ func TestRangesMatchEval(t *testing.T) {
 		full = append(full, uint16(100*i), uint16(100*i+10))
 	}
 	ms = append(ms, rangesMatch(ir.TCPSport, false, full...))
+	// IPv4 address ranges (iptables iprange): 198.18.0.1-198.18.0.2, and a
+	// range crossing the sign bit of 32-bit compares.
+	ms = append(ms,
+		ir.Match{Field: ir.IP4Saddr, Op: ir.OpRanges, Value: []byte{198, 18, 0, 1}, High: []byte{198, 18, 0, 2}},
+		ir.Match{Field: ir.IP4Daddr, Op: ir.OpRanges, Negate: true, Value: []byte{198, 18, 0, 2}, High: []byte{198, 18, 0, 2}},
+		ir.Match{Field: ir.IP4Saddr, Op: ir.OpRanges, Value: []byte{127, 0, 0, 0, 198, 18, 0, 1}, High: []byte{128, 0, 0, 1, 198, 18, 0, 1}},
+	)
 	ports := []uint16{0, 1, 21, 22, 23, 53, 79, 80, 85, 90, 91, 110, 111, 999, 1000, 1023, 1024, 1405, 1410, 1411, 2500, 3001, 65534, 65535}
 	for _, h := range ir.Hooks() {
 		if h.IsSockAddr() {
@@ -46,6 +53,7 @@ func TestRangesMatchEval(t *testing.T) {
 				for _, fr := range [][]byte{
 					tcp4("198.18.0.1", "198.18.0.2", p, p^0x5a5a, 0),
 					tcp4("198.18.0.1", "198.18.0.2", 7, p, 0),
+					tcp4("198.18.0.9", "198.18.0.3", p, 7, 0),
 					testpkt.Ethernet(testpkt.EthIPv4, testpkt.IPv4{Src: testpkt.Addr("198.18.0.1"), Dst: testpkt.Addr("198.18.0.2"), Proto: testpkt.ProtoUDP}.
 						Encode(testpkt.UDP{Sport: p, Dport: p}.Encode())),
 				} {
@@ -54,8 +62,8 @@ func TestRangesMatchEval(t *testing.T) {
 					}
 				}
 			}
-			if hits == 0 || hits == 3*len(ports) {
-				t.Errorf("%s: %s matched %d of %d packets: no coverage of both outcomes", h, m, hits, 3*len(ports))
+			if hits == 0 || hits == 4*len(ports) {
+				t.Errorf("%s: %s matched %d of %d packets: no coverage of both outcomes", h, m, hits, 4*len(ports))
 			}
 		}
 	}

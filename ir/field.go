@@ -136,10 +136,13 @@ func sockAddr(fam int, sendmsgOnly, connectOnly bool) func(Hook) bool {
 }
 
 var (
-	eqOnly     = []Op{OpEq}
-	eqRange    = []Op{OpEq, OpRange, OpRanges}
-	l4TCPUDP   = []uint8{ProtoTCP, ProtoUDP}
-	fieldTable = [numFields]FieldInfo{
+	eqOnly  = []Op{OpEq}
+	eqRange = []Op{OpEq, OpRange, OpRanges}
+	// eqAddrRange: IPv4 addresses take OpRanges too (iptables iprange);
+	// bfcli's range operator stays refused on them, as upstream does.
+	eqAddrRange = []Op{OpEq, OpRanges}
+	l4TCPUDP    = []uint8{ProtoTCP, ProtoUDP}
+	fieldTable  = [numFields]FieldInfo{
 		FieldInvalid: {Name: "<invalid>", hooks: func(Hook) bool { return false }},
 		MetaIface:    {Name: "meta.iface", Kind: KindIfindex, Layer: LayerMeta, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
 		MetaL3Proto:  {Name: "meta.l3_proto", Kind: KindEtherType, Layer: LayerMeta, Ops: eqOnly, InSet: true, hooks: sockAddr(0, false, false)},
@@ -157,8 +160,8 @@ var (
 				f := h.Flavour()
 				return f == FlavourXDP || f == FlavourTC || f == FlavourCgroupSkb
 			}},
-		IP4Saddr: {Name: "ip4.saddr", Kind: KindIPv4, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 12, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, true, false)},
-		IP4Daddr: {Name: "ip4.daddr", Kind: KindIPv4, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 16, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},
+		IP4Saddr: {Name: "ip4.saddr", Kind: KindIPv4, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 12, Size: 4}, Ops: eqAddrRange, InSet: true, hooks: sockAddr(4, true, false)},
+		IP4Daddr: {Name: "ip4.daddr", Kind: KindIPv4, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 16, Size: 4}, Ops: eqAddrRange, InSet: true, hooks: sockAddr(4, false, false)},
 		IP4Snet:  {Name: "ip4.snet", Kind: KindIPv4Prefix, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 12, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, true, false)},
 		IP4Dnet:  {Name: "ip4.dnet", Kind: KindIPv4Prefix, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 16, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},
 		IP4Proto: {Name: "ip4.proto", Kind: KindL4Proto, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 9, Size: 1}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},

@@ -76,6 +76,8 @@ const basicV4 = `*filter
 :web - [0:0]
 :blocked - [0:0]
 -A INPUT -f -j DROP
+-A INPUT -p udp -m iprange --src-range 198.18.0.5-198.18.0.8 ! --dst-range 198.18.0.3-198.18.0.4 -j DROP
+-A INPUT -p tcp -m iprange ! --src-range 198.18.0.1-198.18.0.7 -m tcp --dport 1000:2000 -j ACCEPT
 -A INPUT -s 198.18.0.200/32 -j blocked
 -A INPUT -m ttl --ttl-lt 2 -j DROP
 -A INPUT -p udp -m ttl --ttl-gt 63 -m length ! --length 0:36 -j ACCEPT

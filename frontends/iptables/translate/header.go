@@ -74,3 +74,31 @@ func (rc *ruleCtx) ttl(name string, t *xt.TTL) error {
 	}
 	return nil
 }
+
+// iprange translates xt_iprange_mtinfo (iprange_mt4): the address in
+// [min, max] (unsigned, host order), inverted with !. IPv6 ranges are
+// refused: the backend compares at most 4 bytes as a range.
+func (rc *ruleCtx) iprange(r *xt.IPRange) error {
+	if rc.tr.fam == abi.IPv6 {
+		return rc.refuse("iprange on IPv6", "the backend does not compile 16-byte address ranges")
+	}
+	for _, x := range []struct {
+		on, inv uint8
+		f       ir.Field
+		lo, hi  [16]byte
+	}{{xt.IPRangeSrc, xt.IPRangeSrcInv, ir.IP4Saddr, r.SrcMin, r.SrcMax}, {xt.IPRangeDst, xt.IPRangeDstInv, ir.IP4Daddr, r.DstMin, r.DstMax}} {
+		if r.Flags&x.on == 0 {
+			continue
+		}
+		inv := r.Flags&x.inv != 0
+		lo, hi := x.lo[:4], x.hi[:4]
+		if ir.Uint(lo) > ir.Uint(hi) {
+			if !inv {
+				rc.add(never(x.f, false))
+			}
+			continue
+		}
+		rc.add(ir.Match{Field: x.f, Op: ir.OpRanges, Negate: inv, Value: append([]byte(nil), lo...), High: append([]byte(nil), hi...)})
+	}
+	return nil
+}

@@ -39,6 +39,8 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 		return rc.multiport(info)
 	case *xt.Length:
 		return rc.length(info)
+	case *xt.IPRange:
+		return rc.iprange(info)
 	case *xt.TTL:
 		return rc.ttl(m.Name, info)
 	case *xt.MarkMatch:

@@ -11,7 +11,6 @@ var Unsupported = map[string]string{
 	"QUEUE":    "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
 	"mac":      "the source MAC address is not available to the netfilter backend yet",
 	"addrtype": "address types need a route lookup the backend does not do",
-	"iprange":  "address ranges are not translated yet",
 	"limit":    "the token bucket is not implemented in the backend yet",
 	"pkttype":  "the packet type is not an IR field yet",
 }
