@@ -139,14 +139,15 @@ func TestE2ERestart(t *testing.T) {
 	if got, want := e.mustBfcli(a, "chain", "get", "--name", "r"), "(ip4.saddr) in blocked"; !strings.Contains(got, want) {
 		t.Fatalf("restored chain listing:\n%s", got)
 	}
-	// The iptables pass-through chains came back too.
+	// The iptables chains (INPUT, FORWARD, OUTPUT of iptables and
+	// ip6tables) came back too.
 	c, err := client.Dial(e.run)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	r, err := c.Do(&proto.Request{Front: "iptables", Cmd: proto.CmdRulesetGet})
-	if err != nil || len(r.Chains) != 3 {
+	if err != nil || len(r.Chains) != 6 {
 		t.Fatalf("iptables chains after restart: %v %+v", err, r)
 	}
 	// Counters survive an update-set and the chain keeps filtering.
