@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bpfilter-go/bpfilter/compat/nfsemantics"
 )
 
 // enableConntrack keeps connection tracking active in R the way the
@@ -19,7 +21,7 @@ import (
 func (sd *side) enableConntrack(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", sd.f.Name, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader("table inet bpfilter_conntrack {\n\tchain keep {\n\t\tct state new\n\t}\n}\n")
+	cmd.Stdin = strings.NewReader(nfsemantics.ConntrackKeeper)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: enable conntrack with nft: %v: %s", sd.name, err, out)
 	}
