@@ -82,6 +82,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	conn := &iptables.DaemonConn{C: c, Fam: fam}
 	ts := iptables.DaemonTables(conn)
 	var code int
+	test := false
 	switch tool {
 	case "":
 		code = iptables.Main(ts, args, stdout, stderr)
@@ -92,12 +93,15 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return iptables.SaveMain(ts, args, stdout, stderr)
 	case "-restore":
+		// --test also asks the daemon to check and translate the tables
+		// (a dry-run replace), so that it fails where a restore would.
+		args, test = withoutTest(args)
 		code = iptables.RestoreMain(ts, args, stdin, stdout, stderr)
 	}
 	if code != iptables.ExitOK {
 		return code
 	}
-	if err := ts.CommitDaemon(conn, false); err != nil {
+	if err := ts.CommitDaemon(conn, test); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return iptables.ExitOther
 	}
@@ -111,4 +115,18 @@ func isTool(name string) bool {
 		}
 	}
 	return false
+}
+
+// withoutTest removes iptables-restore's -t/--test from args.
+func withoutTest(args []string) ([]string, bool) {
+	var out []string
+	test := false
+	for _, a := range args {
+		if a == "-t" || a == "--test" {
+			test = true
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, test
 }

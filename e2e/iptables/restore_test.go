@@ -140,3 +140,22 @@ func TestImport(t *testing.T) {
 		t.Fatalf("import of a mac rule: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 }
+
+// TestRestoreTest checks iptables-restore --test: a table the daemon
+// refuses fails the test, a good one passes, and neither is installed.
+func TestRestoreTest(t *testing.T) {
+	requireE2E(t)
+	d := newDaemon(t, testenv.NewNetns(t), "--transient")
+	d.start()
+	good := "*filter\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n"
+	bad := "*filter\n-A INPUT -p tcp --dport 22 -j NFQUEUE\nCOMMIT\n"
+	if r := d.tool(good, "iptables-restore", "--test"); r.code != 0 {
+		t.Fatalf("--test of a good table: exit %d: %s", r.code, r.err)
+	}
+	if r := d.tool(bad, "iptables-restore", "--test"); r.code == 0 || !strings.Contains(r.err, "NFQUEUE is not supported") {
+		t.Fatalf("--test of an NFQUEUE table: exit %d: %s", r.code, r.err)
+	}
+	if s := d.mustTool("iptables", "-S"); s != "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n" {
+		t.Fatalf("--test installed rules:\n%s", s)
+	}
+}
