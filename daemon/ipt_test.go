@@ -199,3 +199,41 @@ func FuzzIptRequests(f *testing.F) {
 		}
 	})
 }
+
+func revisionReq(name string, rev uint8) []byte {
+	b := make([]byte, abi.RevisionRequestSize)
+	copy(b, name)
+	b[abi.ExtNameLen] = rev
+	return b
+}
+
+// TestIptRevision checks revision queries are answered like the kernel
+// for what bpfilter decodes and translates: the best revision, ENOENT for
+// unknown or refused extensions, EOPNOTSUPP above the best.
+func TestIptRevision(t *testing.T) {
+	for _, c := range []struct {
+		target bool
+		name   string
+		rev    uint8
+		best   int
+		errno  string
+	}{
+		{false, "tcp", 0, 0, ""},
+		{false, "udp", 1, 0, proto.EOPNOTSUPP},
+		{false, "mark", 1, 1, ""},
+		{true, "", 0, 0, ""},
+		{true, "NFQUEUE", 0, 0, proto.ENOENT},
+		{false, "nosuchmatch", 0, 0, proto.ENOENT},
+	} {
+		best, err := IptRevision(abi.IPv4, c.target, revisionReq(c.name, c.rev))
+		if c.errno == "" && (err != nil || best != c.best) {
+			t.Errorf("%q rev %d: best %d, %v; want %d", c.name, c.rev, best, err, c.best)
+		}
+		if c.errno != "" && Errno(err) != c.errno {
+			t.Errorf("%q rev %d: %v, want %s", c.name, c.rev, err, c.errno)
+		}
+	}
+	if _, err := IptRevision(abi.IPv4, false, []byte("tcp")); Errno(err) != proto.EINVAL {
+		t.Errorf("short request: %v", err)
+	}
+}
