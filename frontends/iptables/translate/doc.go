@@ -6,7 +6,9 @@
 // OUTPUT on BF_HOOK_NF_LOCAL_OUT, at the priorities given in Options
 // (default: the daemon's iptables priorities, -2 and -1, before the kernel's
 // own filter table at 0). User chains become ir.Chain values with User set,
-// reached by ir.Jump and ir.Goto verdicts; RETURN is ir.Return.
+// reached by ir.Jump and ir.Goto verdicts; RETURN is ir.Return. The backend
+// inlines them at each call site (backend.CompileInRuleset,
+// engine.Options.Ruleset).
 //
 // A netfilter program sees both address families, an iptables table only
 // one: every builtin chain starts with a guard rule (index 0) that ACCEPTs
@@ -16,8 +18,32 @@
 // chain and IR rule i of a user chain is iptables rule i+1 (1-based, as
 // iptables numbers them), so counters map back one to one.
 //
-// Every rule keeps its iptables text (Options.RuleText, normally the -S
-// printer of package compat/iptables) in ir.Rule.Origin.Text. Anything that
-// cannot be translated exactly is refused with an *Error naming the chain,
-// the rule and the feature; nothing is returned then.
+// What each part becomes (the kernel function whose semantics it follows):
+//
+//	-s/-d addr/mask, !         ip4/ip6.saddr/daddr eq under the mask (ip_packet_match)
+//	-p proto, !                ip4.proto (IPv4) / meta.l4_proto after extension headers (IPv6)
+//	-i/-o name, name+, !       meta.iifname/oifname: (name & mask) == iface & mask over IFNAMSIZ
+//	-f, ! -f                   ip4.fragoff (not) eq 0
+//	tcp --sport/--dport, !     tcp.sport/dport eq or range; --tcp-flags/--syn: tcp.flags under mask
+//	udp                        udp.sport/dport
+//	icmp/icmp6 --*-type t/c    icmp(v6).type eq, code eq; type 255 ("any") needs the header only
+//	multiport --s/dports, !    tcp/udp port "ranges" (up to 15 ports or ranges)
+//	iprange (IPv4), !          ip4.saddr/daddr "ranges"
+//	conntrack --ctstate, state ct.state any-of bits, from skb->_nfct as xt_conntrack computes it
+//	mark --mark v/m, !         meta.mark eq under the mask
+//	length, !                  ip4.len range; IPv6: ip6.plen ranges for (u16)(plen + 40)
+//	ttl / hl eq ne lt gt       ip4.ttl / ip6.hoplimit eq, not eq, range
+//	comment                    kept in the rule's text only
+//	ACCEPT DROP RETURN -j -g   verdicts; a rule without -j is CONTINUE (it only counts)
+//	LOG --log-prefix           log action (the chain's ring buffer), CONTINUE
+//	REJECT                     refused, or DROP with a warning when Options.RejectAsDrop
+//
+// Matches on headers the packet lacks are false even negated, as the xt
+// modules return false on fragments and short headers (they also hotdrop
+// truncated headers; the IR counts a parse error and does not match).
+// ct.state needs conntrack active in the namespace: see compat/nfsemantics.
+// Everything else (Unsupported, other conntrack criteria, multiport
+// --ports, IPv6 iprange, --tcp-option, limit...) is refused with an *Error
+// naming the chain, the rule (its -S text, Options.RuleText) and the
+// feature; nothing is returned then.
 package translate
