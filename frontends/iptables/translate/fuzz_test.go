@@ -1,0 +1,42 @@
+package translate
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bpfilter-go/bpfilter/compat/iptables"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
+)
+
+// FuzzTranslate restores arbitrary iptables-restore text and translates
+// whatever restores: translation must return a valid ruleset or an error,
+// never panic.
+func FuzzTranslate(f *testing.F) {
+	f.Add(basicRules, false)
+	f.Add("*filter\n-A INPUT -p tcp -m multiport --dports 1:2,5 -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n", false)
+	f.Add("*filter\n-A INPUT -m length --length 0:39 -m hl --hl-lt 1 -m iprange --src-range ::1-::2 -j DROP\nCOMMIT\n", true)
+	f.Add("*filter\n-A INPUT ! -i eth+ -o lo -f -m ttl --ttl-gt 255 -j LOG\nCOMMIT\n", false)
+	f.Fuzz(func(t *testing.T, text string, v6 bool) {
+		fam := abi.IPv4
+		if v6 {
+			fam = abi.IPv6
+		}
+		ts := iptables.NewTables(fam)
+		if err := ts.Restore(strings.NewReader(text), iptables.RestoreOptions{}); err != nil {
+			return
+		}
+		for _, name := range ts.Loaded() {
+			tb, err := ts.Table(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := Table(tb, Options{RuleText: iptables.RuleString, RejectAsDrop: true})
+			if err != nil {
+				continue
+			}
+			if err := rs.Validate(); err != nil {
+				t.Fatalf("translated ruleset does not validate: %v", err)
+			}
+		}
+	})
+}
