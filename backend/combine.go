@@ -23,7 +23,7 @@ func combinable(m *ir.Match) bool {
 	switch m.Field {
 	case ir.MetaProbability, ir.MetaFlowProbability, ir.MetaFlowHash:
 		return false // helper calls clobber regAcc
-	case ir.MetaIifName, ir.MetaOifName, ir.CtState:
+	case ir.MetaIifName, ir.MetaOifName, ir.CtState, ir.CtProto:
 		return false // kernel struct loads with scratch registers (field_nf.go)
 	}
 	w := m.Field.Width()

@@ -18,6 +18,9 @@ type nfOffsets struct {
 	// devName and skbNfct are optional (-1: the kernel lacks them):
 	// meta.iifname/oifname and ct.state need them (field_nf.go).
 	devName, skbNfct int16
+	// ctProtonum is the offset of the original tuple's protocol in
+	// struct nf_conn (-1: missing), for ct.proto.
+	ctProtonum int16
 }
 
 // resolveNetfilter reads the offsets netfilter programs use from spec.

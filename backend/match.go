@@ -51,6 +51,8 @@ func (g *gen) emitMatch(m *ir.Match, next string) error {
 		return g.emitIfNameMatch(m, next)
 	case m.Op == ir.OpRanges:
 		return g.emitRangesMatch(m, next)
+	case m.Field == ir.CtProto:
+		return g.emitCtProtoMatch(m, next)
 	}
 	w := m.Field.Width()
 	if len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {

@@ -52,6 +52,9 @@ type Packet struct {
 	// (any non-zero value above the low three bits) ORed with the
 	// ip_conntrack_info in the low three bits (see CtStateBit).
 	NFCT uint64
+	// CtProto is the layer 4 protocol of the conntrack entry's original
+	// tuple (ct.proto), meaningful when NFCT has an entry.
+	CtProto uint8
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -197,7 +200,7 @@ func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 		}
 	}
 	switch f {
-	case MetaIifName, MetaOifName, CtState:
+	case MetaIifName, MetaOifName, CtState, CtProto:
 		return netfilterFieldValue(f, p)
 	case MetaIface:
 		return putUint(uint64(p.Ifindex), 4), true

@@ -61,6 +61,7 @@ const (
 	IP4TTL
 	IP6HopLimit
 	IP4FragOff
+	CtProto
 	numFields
 )
 
@@ -187,6 +188,7 @@ var (
 		IP4TTL:        {Name: "ip4.ttl", Kind: KindU8, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 8, Size: 1}, Ops: eqRange, hooks: allPacketHooks},
 		IP6HopLimit:   {Name: "ip6.hoplimit", Kind: KindU8, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 7, Size: 1}, Ops: eqRange, hooks: allPacketHooks},
 		IP4FragOff:    {Name: "ip4.fragoff", Kind: KindU16, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 6, Size: 2, Mask: 0x1fff}, Ops: eqOnly, hooks: allPacketHooks},
+		CtProto:       {Name: "ct.proto", Kind: KindL4Proto, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 		MetaIifName:   {Name: "meta.iifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 		MetaOifName:   {Name: "meta.oifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 		CtState:       {Name: "ct.state", Kind: KindCtState, Layer: LayerMeta, Ops: []Op{OpEq, OpAny}, hooks: netfilterOnly},

@@ -27,7 +27,7 @@ var upstreamPacketHooks = map[string]func(Hook) bool{
 
 // iptablesFields are the fields added for the iptables frontend: they
 // exist on netfilter hooks only, are not set keys, and ct.state takes any.
-var iptablesFields = map[string]bool{"meta.iifname": true, "meta.oifname": true, "ct.state": true}
+var iptablesFields = map[string]bool{"meta.iifname": true, "meta.oifname": true, "ct.state": true, "ct.proto": true}
 
 // iptablesHeaderFields are header fields added for the iptables frontend:
 // valid on every packet hook, not set keys, eq and range (and ranges),

@@ -208,6 +208,9 @@ func netfilterFieldValue(f Field, p *Packet) ([]byte, bool) {
 		return IfNameBytes(p.OutIfName), true
 	case CtState:
 		return putUint(uint64(CtStateBit(p.NFCT)), 4), true
+	case CtProto:
+		// Only packets with a conntrack entry have one.
+		return []byte{p.CtProto}, p.NFCT&^NFCTInfoMask != 0
 	}
 	return nil, false
 }

@@ -142,6 +142,8 @@ const statefulV4 = `*filter
 -A INPUT -m conntrack --ctstate INVALID -j DROP
 -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT
 -A INPUT -p icmp -m state --state RELATED -j ACCEPT
+-A INPUT -m conntrack --ctstate NEW --ctproto udp -p udp -m udp --dport 1:1023 -j ACCEPT
+-A INPUT -m conntrack ! --ctproto tcp -p icmp -m icmp --icmp-type 13 -j ACCEPT
 -A INPUT -i @IF@ -j in_if
 -A in_if -p tcp -m tcp --dport 7000 -m conntrack --ctstate NEW -j ACCEPT
 -A in_if ! -i bfb+ -j ACCEPT

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/bpfilter-go/bpfilter/frontends/iptables/xt"
@@ -15,7 +16,7 @@ var conntrackOptions = []struct {
 	flag uint16
 	name string
 }{
-	{xt.CTProto, "--ctproto"}, {xt.CTOrigSrc, "--ctorigsrc"}, {xt.CTOrigDst, "--ctorigdst"},
+	{xt.CTOrigSrc, "--ctorigsrc"}, {xt.CTOrigDst, "--ctorigdst"},
 	{xt.CTReplSrc, "--ctreplsrc"}, {xt.CTReplDst, "--ctrepldst"}, {xt.CTStatus, "--ctstatus"},
 	{xt.CTExpires, "--ctexpire"}, {xt.CTOrigSrcPort, "--ctorigsrcport"}, {xt.CTOrigDstPort, "--ctorigdstport"},
 	{xt.CTReplSrcPort, "--ctreplsrcport"}, {xt.CTReplDstPort, "--ctrepldstport"}, {xt.CTDirection, "--ctdir"},
@@ -34,13 +35,27 @@ func (rc *ruleCtx) conntrack(c *xt.Conntrack) error {
 	if len(other) > 0 {
 		return rc.refuse("conntrack "+strings.Join(other, " "), "only --ctstate (and -m state) read the conntrack entry; its tuple, status and timeout are not reachable from a netfilter BPF program without the conntrack kfuncs")
 	}
-	if c.MatchFlags&xt.CTState == 0 {
-		return nil // no criterion: conntrack_mt matches every packet
+	state, proto := c.MatchFlags&xt.CTState != 0, c.MatchFlags&xt.CTProto != 0
+	if state {
+		if c.StateMask&(xt.CTStateSNAT|xt.CTStateDNAT) != 0 {
+			return rc.refuse("--ctstate SNAT/DNAT", "the NAT status bits of the conntrack entry are not read")
+		}
+		inv := c.InvertFlags&xt.CTState != 0
+		if proto && (inv || c.StateMask&(xt.CTStateInvalid|xt.CTStateUntracked) != 0) {
+			// Without an entry conntrack_mt returns after the state check,
+			// ignoring --ctproto; ct.proto is absent there.
+			return rc.refuse("--ctstate matching packets without a conntrack entry together with --ctproto", "conntrack_mt ignores --ctproto for those packets, the IR conjunction would not")
+		}
+		rc.addCtState(uint32(c.StateMask)&ctStates, inv)
 	}
-	if c.StateMask&(xt.CTStateSNAT|xt.CTStateDNAT) != 0 {
-		return rc.refuse("--ctstate SNAT/DNAT", "the NAT status bits of the conntrack entry are not read")
+	if proto {
+		// (nf_ct_protonum(ct) == l4proto) ^ invert, only for packets with
+		// an entry (conntrack_mt returns false without one).
+		if c.L4Proto > 255 {
+			return rc.refuse(fmt.Sprintf("--ctproto %d", c.L4Proto), "")
+		}
+		rc.add(ir.Match{Field: ir.CtProto, Op: ir.OpEq, Negate: c.InvertFlags&xt.CTProto != 0, Value: []byte{byte(c.L4Proto)}})
 	}
-	rc.addCtState(uint32(c.StateMask)&ctStates, c.InvertFlags&xt.CTState != 0)
 	return nil
 }
 
