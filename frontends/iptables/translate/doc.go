@@ -30,6 +30,7 @@
 //	multiport --s/dports, !    tcp/udp port "ranges" (up to 15 ports or ranges)
 //	iprange (IPv4), !          ip4.saddr/daddr "ranges"
 //	conntrack --ctstate, state ct.state any-of bits, from skb->_nfct as xt_conntrack computes it
+//	conntrack --ctproto, !     ct.proto: the entry's original tuple protocol (absent without entry)
 //	mark --mark v/m, !         meta.mark eq under the mask
 //	length, !                  ip4.len range; IPv6: ip6.plen ranges for (u16)(plen + 40)
 //	ttl / hl eq ne lt gt       ip4.ttl / ip6.hoplimit eq, not eq, range
