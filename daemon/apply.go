@@ -79,7 +79,11 @@ func (s *State) takeovers(p *plan) map[*entry]*entry {
 func (s *State) apply(p *plan) error {
 	p.over = s.takeovers(p)
 	s.assignGens(p)
+	if err := s.ctEnsure(p); err != nil {
+		return err
+	}
 	if err := s.save(p); err != nil {
+		s.ctRelease(p)
 		return err
 	}
 	s.crash("pending-saved")
@@ -87,9 +91,12 @@ func (s *State) apply(p *plan) error {
 		if serr := s.save(nil); serr != nil {
 			err = errors.Join(err, serr)
 		}
+		s.ctRelease(p)
 		return err
 	}
-	return s.commit(p)
+	err := s.commit(p)
+	s.ctRelease(p)
+	return err
 }
 
 // assignGens gives each new chain its pin directory: a chain that takes

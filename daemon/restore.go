@@ -48,6 +48,7 @@ func (s *State) Restore() error {
 		s.finishPending(sc.Pending)
 	}
 	s.removeStalePins()
+	s.ctRestore()
 	return nil
 }
 
@@ -200,6 +201,9 @@ func (s *State) Shutdown(clear bool) error {
 	}
 	if clear {
 		s.chains = map[string]*entry{}
+		if err := s.ctShutdown(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

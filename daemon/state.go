@@ -79,6 +79,10 @@ type State struct {
 	ctxFile string
 	// ipt are the iptables front's tables, by family.
 	ipt iptTables
+	// ct installs the conntrack keeper table (conntrack.go); ctKept are
+	// the network namespaces where the daemon holds one.
+	ct     ctKeeper
+	ctKept map[uint64]bool
 	// crashHook, when set (tests), is called at named points of an update
 	// and may stop the process there.
 	crashHook func(point string)
@@ -108,6 +112,7 @@ func NewState(cfg StateConfig) *State {
 	return &State{
 		loader: cfg.Loader, ns: ns, log: lg, chains: map[string]*entry{},
 		nextGen: 1, pinRoot: cfg.PinRoot, ctxFile: cfg.ContextFile,
+		ct: netlinkKeeper{}, ctKept: map[uint64]bool{},
 	}
 }
 

@@ -16,3 +16,10 @@ func TestNeedsConntrack(t *testing.T) {
 		t.Error("a user chain reading ct.state does not need conntrack")
 	}
 }
+
+func TestNeedsConntrackCtProto(t *testing.T) {
+	rs := &ir.Ruleset{Chains: []*ir.Chain{{Name: "a", Rules: []*ir.Rule{{Matches: []ir.Match{{Field: ir.CtProto}}}}}}}
+	if !NeedsConntrack(rs) {
+		t.Error("a ruleset reading ct.proto does not need conntrack")
+	}
+}
