@@ -1,0 +1,181 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bpfilter-go/bpfilter/compat/iptables"
+	"github.com/bpfilter-go/bpfilter/compat/nfsemantics"
+	"github.com/bpfilter-go/bpfilter/daemon/client"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
+	"github.com/bpfilter-go/bpfilter/internal/testenv"
+)
+
+// iptRestoreHelper is a helper job (run inside a test namespace): it
+// applies an iptables-restore file to the daemon of a runtime directory,
+// as bpfilter-iptables' iptables-restore does.
+const iptRestoreHelper = "ipt-restore"
+
+func init() {
+	testenv.RegisterHelper(iptRestoreHelper, func(args []string) error {
+		if len(args) != 2 {
+			return fmt.Errorf("usage: %s <runtime dir> <restore file>", iptRestoreHelper)
+		}
+		f, err := os.Open(args[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		c, err := client.Dial(args[0])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		conn := &iptables.DaemonConn{C: c, Fam: abi.IPv4}
+		ts := iptables.DaemonTables(conn)
+		if code := iptables.RestoreMain(ts, nil, f, os.Stdout, os.Stderr); code != iptables.ExitOK {
+			return fmt.Errorf("iptables-restore exited %d", code)
+		}
+		return ts.CommitDaemon(conn, false)
+	})
+}
+
+// iptRestore applies an iptables-restore text to e's daemon from ns.
+func (e *e2eEnv) iptRestore(ns *testenv.Netns, text string) {
+	e.t.Helper()
+	p := filepath.Join(e.t.TempDir(), "rules.v4")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if out, err := ns.Run("env", testenv.HelperEnv(iptRestoreHelper), os.Args[0], e.run, p); err != nil {
+		e.t.Fatalf("iptables-restore: %v: %s", err, out)
+	}
+}
+
+// hasKeeper reports whether ns holds the conntrack keeper table.
+func hasKeeper(t *testing.T, ns *testenv.Netns) bool {
+	t.Helper()
+	f, err := os.Open(ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ok, err := nfsemantics.HasConntrackKeeper(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+const (
+	ctRuleset = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
+		"-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n" +
+		"-A INPUT -p udp -m udp --dport 5001 -j ACCEPT\nCOMMIT\n"
+	noCtRuleset = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
+		"-A INPUT -p udp -m udp --dport 5001 -j ACCEPT\nCOMMIT\n"
+	emptyRuleset = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+)
+
+// udpExchange sends a datagram from a socket of from to an echo server in
+// to (server address srv) and reports whether the echo came back.
+func udpExchange(t *testing.T, from, to *testenv.Netns, srv netip.AddrPort) bool {
+	t.Helper()
+	sc, err := to.ListenUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64)
+		sc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, peer, err := sc.ReadFromUDP(buf)
+		if err == nil {
+			_, err = sc.WriteToUDP(buf[:n], peer)
+		}
+		done <- err
+	}()
+	cc, err := from.DialUDP(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := cc.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("echo server (the request did not arrive?): %v", err)
+	}
+	cc.SetReadDeadline(time.Now().Add(time.Second))
+	_, err = cc.Read(make([]byte, 64))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+// TestE2EConntrackKeeper: an iptables ruleset accepting ESTABLISHED
+// traffic makes the daemon keep conntrack active in the namespace, so
+// replies to connections the namespace initiated come back while
+// unsolicited packets are dropped; the keeper table goes with the last
+// ruleset needing it and with a transient daemon, and is never created
+// for rulesets that do not read the conntrack state.
+func TestE2EConntrackKeeper(t *testing.T) {
+	e := newE2E(t, "--transient")
+	peer := testenv.NewNetns(t)
+	v := testenv.NewVethPair(t, e.ns, peer, "198.18.0.1/24", "198.18.0.2/24")
+	e.start()
+	local, remote := v.AddrA.Addr(), v.AddrB.Addr()
+	if hasKeeper(t, e.ns) {
+		t.Fatal("keeper table present before any ruleset")
+	}
+
+	e.iptRestore(e.ns, noCtRuleset)
+	if hasKeeper(t, e.ns) {
+		t.Error("keeper table created for a ruleset without conntrack matches")
+	}
+	if udpExchange(t, e.ns, peer, netip.AddrPortFrom(remote, 7000)) {
+		t.Error("INPUT policy DROP without a conntrack rule let a reply in")
+	}
+
+	e.iptRestore(e.ns, ctRuleset)
+	if !hasKeeper(t, e.ns) {
+		t.Error("no keeper table with a ruleset matching --ctstate")
+	}
+	if !udpExchange(t, e.ns, peer, netip.AddrPortFrom(remote, 7000)) {
+		t.Error("the reply to a flow the namespace initiated was dropped (ESTABLISHED not matched)")
+	}
+	if n := udpDelivered(t, peer, e.ns, "", netip.AddrPortFrom(local, 6000), 3); n != 0 {
+		t.Errorf("%d unsolicited datagrams to port 6000 got in", n)
+	}
+	if n := udpDelivered(t, peer, e.ns, "", netip.AddrPortFrom(local, 5001), 3); n != 3 {
+		t.Errorf("%d of 3 datagrams to the accepted port 5001 got in", n)
+	}
+
+	e.iptRestore(e.ns, emptyRuleset)
+	if hasKeeper(t, e.ns) {
+		t.Error("keeper table left after the conntrack rules were flushed")
+	}
+
+	e.iptRestore(e.ns, ctRuleset)
+	if !hasKeeper(t, e.ns) {
+		t.Fatal("no keeper table after re-applying the conntrack ruleset")
+	}
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("daemon stop: %v: %s", err, e.out)
+	}
+	if hasKeeper(t, e.ns) {
+		t.Error("keeper table left after a transient daemon stopped")
+	}
+}
