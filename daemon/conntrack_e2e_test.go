@@ -179,3 +179,47 @@ func TestE2EConntrackKeeper(t *testing.T) {
 		t.Error("keeper table left after a transient daemon stopped")
 	}
 }
+
+// TestE2EConntrackKeeperRestart: a standard-mode daemon leaves the keeper
+// table in place when it stops (its chains keep filtering, and need
+// conntrack), and the next daemon installs it again when it is missing.
+func TestE2EConntrackKeeperRestart(t *testing.T) {
+	e := newE2E(t)
+	peer := testenv.NewNetns(t)
+	v := testenv.NewVethPair(t, e.ns, peer, "198.18.0.1/24", "198.18.0.2/24")
+	srv := netip.AddrPortFrom(v.AddrB.Addr(), 7000)
+	e.start()
+	e.iptRestore(e.ns, ctRuleset)
+	if !hasKeeper(t, e.ns) {
+		t.Fatal("no keeper table with a ruleset matching --ctstate")
+	}
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("daemon stop: %v: %s", err, e.out)
+	}
+	if !hasKeeper(t, e.ns) {
+		t.Error("a standard-mode daemon removed the keeper table on stop")
+	}
+	if !udpExchange(t, e.ns, peer, srv) {
+		t.Error("with the daemon stopped, the reply to a flow the namespace initiated was dropped")
+	}
+	f, err := os.Open(e.ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = nfsemantics.RemoveConntrackKeeper(int(f.Fd()))
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	if !hasKeeper(t, e.ns) {
+		t.Error("the restored daemon did not install the keeper table again")
+	}
+	if !udpExchange(t, e.ns, peer, srv) {
+		t.Error("after restore, the reply to a flow the namespace initiated was dropped")
+	}
+	e.iptRestore(e.ns, emptyRuleset)
+	if hasKeeper(t, e.ns) {
+		t.Error("keeper table left after the conntrack rules were flushed")
+	}
+}
