@@ -9,7 +9,9 @@
 // expression that uses conntrack: its init calls nf_ct_netns_get. The
 // table ConntrackKeeper declares such an expression in a regular chain
 // that no hook calls, so it costs nothing per packet; deleting the table
-// drops the reference. The daemon should install it (nft -f, or its
-// nftables netlink code) in every namespace whose ruleset NeedsConntrack,
-// and the e2e/iptdiff tests do exactly this.
+// drops the reference. InstallConntrackKeeper and RemoveConntrackKeeper
+// manage that table through nf_tables netlink (github.com/google/nftables):
+// the daemon installs it in every namespace whose chains NeedsConntrack
+// (daemon/conntrack.go); the e2e/iptdiff tests load the same table with
+// nft -f.
 package nfsemantics
