@@ -237,6 +237,15 @@ func sameEntries(a, b []Entry) bool {
 
 // diffEntries merges two sorted entry lists.
 func diffEntries(a, b []Entry) (put, del []Entry) {
+	return mergeSorted(a, b,
+		func(e Entry) ([]byte, int) { return e.Key, e.PrefixLen },
+		func(x, y Entry) bool { return x.Value == y.Value })
+}
+
+// mergeSorted compares two lists sorted by (key bytes, prefix length): the
+// elements only in a are deleted, those only in b or whose payload differs
+// (same reports equal payloads) are put.
+func mergeSorted[E any](a, b []E, key func(E) ([]byte, int), same func(x, y E) bool) (put, del []E) {
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		var c int
@@ -246,9 +255,11 @@ func diffEntries(a, b []Entry) (put, del []Entry) {
 		case j == len(b):
 			c = -1
 		default:
-			c = bytes.Compare(a[i].Key, b[j].Key)
+			ka, pa := key(a[i])
+			kb, pb := key(b[j])
+			c = bytes.Compare(ka, kb)
 			if c == 0 {
-				c = a[i].PrefixLen - b[j].PrefixLen
+				c = pa - pb
 			}
 		}
 		switch {
@@ -259,7 +270,7 @@ func diffEntries(a, b []Entry) (put, del []Entry) {
 			put = append(put, b[j])
 			j++
 		default:
-			if a[i].Value != b[j].Value {
+			if !same(a[i], b[j]) {
 				put = append(put, b[j])
 			}
 			i++
@@ -351,34 +362,7 @@ func filterStructureChange(os, ns *Segment) string {
 
 // diffFilter merges two sorted filter entry lists.
 func diffFilter(a, b []FilterEntry) (put, del []FilterEntry) {
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var c int
-		switch {
-		case i == len(a):
-			c = 1
-		case j == len(b):
-			c = -1
-		default:
-			c = bytes.Compare(a[i].Key, b[j].Key)
-			if c == 0 {
-				c = a[i].PrefixLen - b[j].PrefixLen
-			}
-		}
-		switch {
-		case c < 0:
-			del = append(del, a[i])
-			i++
-		case c > 0:
-			put = append(put, b[j])
-			j++
-		default:
-			if a[i].Bits != b[j].Bits {
-				put = append(put, b[j])
-			}
-			i++
-			j++
-		}
-	}
-	return put, del
+	return mergeSorted(a, b,
+		func(e FilterEntry) ([]byte, int) { return e.Key, e.PrefixLen },
+		func(x, y FilterEntry) bool { return x.Bits == y.Bits })
 }
