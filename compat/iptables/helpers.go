@@ -1,9 +1,7 @@
 package iptables
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,25 +20,14 @@ var (
 func loadServices() servDB {
 	servOnce.Do(func() {
 		servs = servDB{byName: map[string]uint16{}, byPort: map[string]string{}}
-		f, err := os.Open("/etc/services")
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line, _, _ := strings.Cut(sc.Text(), "#")
-			fs := strings.Fields(line)
-			if len(fs) < 2 {
-				continue
-			}
+		forEachDBLine("/etc/services", func(fs []string) {
 			ps, proto, ok := strings.Cut(fs[1], "/")
 			if !ok {
-				continue
+				return
 			}
 			port, err := strconv.ParseUint(ps, 10, 16)
 			if err != nil {
-				continue
+				return
 			}
 			k := ps + "/" + proto
 			if _, dup := servs.byPort[k]; !dup {
@@ -51,7 +38,7 @@ func loadServices() servDB {
 					servs.byName[n+"/"+proto] = uint16(port)
 				}
 			}
-		}
+		})
 	})
 	return servs
 }

@@ -29,27 +29,35 @@ var (
 	protos     protoDB
 )
 
+// forEachDBLine calls fn with the fields of every line of a netdb-style
+// file (/etc/services, /etc/protocols) that has at least two fields once
+// comments are cut. A missing or unreadable file gives no lines, as the C
+// library's lookups then find nothing.
+func forEachDBLine(path string, fn func(fields []string)) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if fs := strings.Fields(line); len(fs) >= 2 {
+			fn(fs)
+		}
+	}
+}
+
 // loadProtocols reads /etc/protocols like getprotobyname/getprotobynumber:
 // the first line naming a number wins for number lookups; names and
 // aliases map to numbers.
 func loadProtocols() protoDB {
 	protosOnce.Do(func() {
 		protos = protoDB{byName: map[string]uint16{}, byNum: map[uint16]string{}}
-		f, err := os.Open("/etc/protocols")
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line, _, _ := strings.Cut(sc.Text(), "#")
-			fs := strings.Fields(line)
-			if len(fs) < 2 {
-				continue
-			}
+		forEachDBLine("/etc/protocols", func(fs []string) {
 			n, err := strconv.ParseUint(fs[1], 10, 8)
 			if err != nil {
-				continue
+				return
 			}
 			if _, ok := protos.byNum[uint16(n)]; !ok {
 				protos.byNum[uint16(n)] = fs[0]
@@ -59,7 +67,7 @@ func loadProtocols() protoDB {
 					protos.byName[name] = uint16(n)
 				}
 			}
-		}
+		})
 	})
 	return protos
 }
