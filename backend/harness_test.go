@@ -197,3 +197,28 @@ func (l *loaded) check(tb testing.TB, p testPacket) ir.Result {
 	}
 	return res
 }
+
+// checkPacketCounters runs p through l and checks that every counter slot
+// moved exactly as ir.Eval's hits, policy and parse error for c say;
+// describe names the case in failure messages.
+func checkPacketCounters(tb testing.TB, l *loaded, c *ir.Chain, p testPacket, describe func() string) {
+	tb.Helper()
+	before := l.counters(tb)
+	res := l.check(tb, p)
+	after := l.counters(tb)
+	want := make([]uint64, len(before))
+	for _, ht := range res.Hits {
+		want[ht.Rule]++
+	}
+	if res.Rule < 0 {
+		want[CounterIndexPolicy(len(c.Rules))]++
+	}
+	if res.ParseError {
+		want[CounterIndexErrors(len(c.Rules))]++
+	}
+	for i := range want {
+		if d := after[i].Packets - before[i].Packets; d != want[i] {
+			tb.Errorf("%s: counter %d moved by %d, want %d\nrules:\n%s", describe(), i, d, want[i], chainText(c))
+		}
+	}
+}

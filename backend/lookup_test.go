@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -160,25 +161,9 @@ func TestLookupChainsAgainstEval(t *testing.T) {
 				if hash != nil {
 					p.flowHash = hash(fr)
 				}
-				before := l.counters(t)
-				res := l.check(t, p)
-				after := l.counters(t)
-				want := make([]uint64, len(before))
-				for _, ht := range res.Hits {
-					want[ht.Rule]++
-				}
-				if res.Rule < 0 {
-					want[CounterIndexPolicy(len(c.Rules))]++
-				}
-				if res.ParseError {
-					want[CounterIndexErrors(len(c.Rules))]++
-				}
-				for i := range want {
-					if d := after[i].Packets - before[i].Packets; d != want[i] {
-						t.Errorf("%s chain %d packet % x: counter %d moved by %d, want %d\nplan:\n%s\nrules:\n%s",
-							h, n, fr, i, d, want[i], l.prog.Plan.Strategy(), chainText(c))
-					}
-				}
+				checkPacketCounters(t, l, c, p, func() string {
+					return fmt.Sprintf("%s chain %d packet % x", h, n, fr) + "\nplan:\n" + l.prog.Plan.Strategy()
+				})
 				if t.Failed() {
 					return
 				}

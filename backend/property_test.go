@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -166,25 +167,9 @@ func TestRandomChainsAgainstEval(t *testing.T) {
 				if hash != nil {
 					p.flowHash = hash(fr)
 				}
-				before := l.counters(t)
-				res := l.check(t, p)
-				after := l.counters(t)
-				want := make([]uint64, len(before))
-				for _, ht := range res.Hits {
-					want[ht.Rule]++
-				}
-				if res.Rule < 0 {
-					want[CounterIndexPolicy(len(c.Rules))]++
-				}
-				if res.ParseError {
-					want[CounterIndexErrors(len(c.Rules))]++
-				}
-				for i := range want {
-					if d := after[i].Packets - before[i].Packets; d != want[i] {
-						t.Errorf("%s chain %d packet % x: counter %d moved by %d, want %d\nrules:\n%s",
-							h, n, fr, i, d, want[i], chainText(c))
-					}
-				}
+				checkPacketCounters(t, l, c, p, func() string {
+					return fmt.Sprintf("%s chain %d packet % x", h, n, fr)
+				})
 				if t.Failed() {
 					return
 				}
