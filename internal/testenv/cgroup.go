@@ -55,13 +55,21 @@ func NewCgroup(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	dir := filepath.Join(root, name)
+	sweepStale(tb.Logf)
+	unmark, err := recordResource(kindCgroup, dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
+		unmark()
 		tb.Fatalf("create test cgroup: %v", err)
 	}
 	tb.Cleanup(func() {
 		if err := removeCgroup(dir, root); err != nil {
 			tb.Errorf("remove test cgroup: %v", err)
+			return
 		}
+		unmark()
 	})
 	return dir
 }

@@ -29,18 +29,26 @@ func NewNetns(tb testing.TB) *Netns {
 	tb.Helper()
 	RequireRoot(tb)
 	RequireCommand(tb, "ip")
+	sweepStale(tb.Logf)
 	name, err := uniqueName("bft-")
 	if err != nil {
 		tb.Fatal(err)
 	}
+	unmark, err := recordResource(kindNetns, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		unmark()
 		tb.Fatalf("ip netns add %s: %v: %s", name, err, out)
 	}
 	n := &Netns{Name: name, Path: filepath.Join("/run/netns", name)}
 	tb.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
 			tb.Errorf("ip netns del %s: %v: %s", name, err, out)
+			return
 		}
+		unmark()
 	})
 	n.Exec(tb, "ip", "link", "set", "lo", "up")
 	return n
