@@ -56,6 +56,9 @@ func (s *Server) dispatch(req *proto.Request, pid int) (*proto.Response, error) 
 	if isIptCmd(req.Cmd) {
 		return s.dispatchIpt(req, peer)
 	}
+	if err := refuseIptBypass(req); err != nil {
+		return nil, err
+	}
 	switch req.Cmd {
 	case proto.CmdRulesetSet:
 		rs, err := requestRuleset(req, peer)

@@ -8,6 +8,25 @@ import (
 
 func isIptCmd(cmd string) bool { return strings.HasPrefix(cmd, "ipt.") }
 
+// iptBypass lists the generic commands that would change chains of the
+// iptables front behind the table the daemon keeps for it (the blob
+// ipt.get_entries answers with): that front changes its chains with
+// ipt.replace only. Reads (ruleset.get, chain.get, chain.logs) stay open.
+var iptBypass = map[string]bool{
+	proto.CmdRulesetSet: true, proto.CmdRulesetFlush: true,
+	proto.CmdChainSet: true, proto.CmdChainLoad: true, proto.CmdChainAttach: true,
+	proto.CmdChainUpdate: true, proto.CmdChainUpdSet: true, proto.CmdChainFlush: true,
+}
+
+// refuseIptBypass refuses a generic change request sent as the iptables
+// front.
+func refuseIptBypass(req *proto.Request) error {
+	if req.Front == proto.FrontIptables && iptBypass[req.Cmd] {
+		return errorf(proto.EINVAL, "%s cannot change chains of the iptables front: they follow its table, changed with ipt.replace (iptables, iptables-restore)", req.Cmd)
+	}
+	return nil
+}
+
 // dispatchIpt runs an ipt.* request (front iptables only).
 func (s *Server) dispatchIpt(req *proto.Request, peer Peer) (*proto.Response, error) {
 	if req.Front != proto.FrontIptables {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bpfilter-go/bpfilter/daemon/client"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
+	"github.com/bpfilter-go/bpfilter/ir"
 )
 
 // startServer serves a fake-kernel state on a socket in a temp dir.
@@ -327,4 +328,33 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("a failed request (%s) changed the context", resp.Error)
 		}
 	})
+}
+
+// TestIptFrontGenericChangesRefused: generic chain and ruleset changes sent
+// as the iptables front are refused (they would bypass the iptables table
+// the daemon keeps) and change nothing; reads are answered.
+func TestIptFrontGenericChangesRefused(t *testing.T) {
+	ts, _, dir := startServer(t, nil)
+	c := dial(t, dir)
+	text := "chain a BF_HOOK_XDP{iface=veth0} ACCEPT rule ip4.proto icmp counter DROP"
+	for _, cmd := range []string{proto.CmdRulesetSet, proto.CmdChainSet, proto.CmdChainLoad, proto.CmdChainUpdate, proto.CmdRulesetFlush, proto.CmdChainFlush} {
+		req := &proto.Request{Front: proto.FrontIptables, Cmd: cmd, Name: "a",
+			Chain: &ir.Chain{Name: "a", Hook: ir.HookNFLocalIn, Policy: ir.Verdict{Kind: ir.Accept}}}
+		if cmd == proto.CmdRulesetSet {
+			req.Chain, req.Ruleset = nil, &ir.Ruleset{}
+		}
+		_, err := c.Do(req)
+		if !client.IsErrno(err, proto.EINVAL) || !strings.Contains(err.Error(), "ipt.replace") {
+			t.Errorf("%s from the iptables front: %v, want EINVAL naming ipt.replace", cmd, err)
+		}
+	}
+	if len(ts.chains) != 0 {
+		t.Fatalf("refused requests changed the state: %v", ts.chains)
+	}
+	if _, err := c.Do(&proto.Request{Front: proto.FrontIptables, Cmd: proto.CmdRulesetGet}); err != nil {
+		t.Errorf("ruleset.get from the iptables front: %v", err)
+	}
+	if _, err := c.Do(&proto.Request{Front: "cli", Cmd: proto.CmdChainSet, Text: text}); err != nil {
+		t.Fatalf("cli front still works: %v", err)
+	}
 }
