@@ -54,7 +54,15 @@ func TestAddrTypeMatchesEval(t *testing.T) {
 		for _, m := range ms {
 			c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{m}, Counter: true, Verdict: ir.Verdict{Kind: ir.Continue}})
 		}
-		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{{Field: ir.AddrDType, Op: ir.OpAny, Value: []byte{0, 1 << ir.RTNLocal}}}, Verdict: ir.Verdict{Kind: ir.Drop}})
+		// Several matches in one rule (the branch-free path of other
+		// fields), then the verdict.
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{
+			{Field: ir.TCPDport, Op: ir.OpEq, Value: []byte{0, 2}},
+			{Field: ir.AddrSTypeOif, Op: ir.OpAny, Value: []byte{0, 1<<ir.RTNLocal | 1<<ir.RTNUnicast}},
+			{Field: ir.IP4Proto, Op: ir.OpEq, Value: []byte{ir.ProtoTCP}},
+			{Field: ir.AddrDType, Op: ir.OpAny, Negate: true, Value: []byte{0, 1 << ir.RTNBroadcast}},
+		}, Counter: true, Verdict: ir.Verdict{Kind: ir.Continue}})
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{{Field: ir.AddrDType, Op: ir.OpAny, Value: []byte{0, 1 << ir.RTNLocal}}, {Field: ir.MetaL4Proto, Op: ir.OpEq, Value: []byte{ir.ProtoTCP}}}, Verdict: ir.Verdict{Kind: ir.Drop}})
 		l := compileAndLoad(t, c)
 		am, ok := l.coll.Maps[AddrTypeMap]
 		if !ok {
