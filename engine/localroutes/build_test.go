@@ -34,10 +34,10 @@ func TestBuild(t *testing.T) {
 		dead, tos,
 	}
 	main := []Route{
-		rt("0.0.0.0/0", ir.RTNUnicast, 2),      // answers UNICAST: not needed
-		rt("198.18.0.0/24", ir.RTNUnicast, 2),  // idem
-		rt("127.1.0.0/16", ir.RTNUnicast, 1),   // inside 127/8: changes answers
-		rt("198.18.9.0/24", ir.RTNLocal, 1),    // special type
+		rt("0.0.0.0/0", ir.RTNUnicast, 2),       // answers UNICAST: not needed
+		rt("198.18.0.0/24", ir.RTNUnicast, 2),   // idem
+		rt("127.1.0.0/16", ir.RTNUnicast, 1),    // inside 127/8: changes answers
+		rt("198.18.9.0/24", ir.RTNLocal, 1),     // special type
 		rt("198.18.9.128/25", ir.RTNUnicast, 2), // inside a kept main route
 		rt("198.18.9.4/32", ir.RTNProhibit, 0),  // inside too, lookup fails
 		rt("198.18.0.255/32", ir.RTNUnicast, 2), // prefix of a local route: local wins
