@@ -256,4 +256,3 @@ func TestDiffAddrtypeNewAddress(t *testing.T) {
 		t.Logf("%s: verdict changed after %v", sd.name, time.Since(start))
 	}
 }
-
