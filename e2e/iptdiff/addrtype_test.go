@@ -3,6 +3,7 @@ package iptdiff
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -157,11 +158,12 @@ const atOutputV4 = `*filter
 COMMIT
 `
 
-// outputDrops sends one UDP datagram from F to every destination and port
-// and returns which sends failed (dropped on OUTPUT: EPERM).
-func (sd *side) outputDrops(t *testing.T, dsts []string, ports []uint16) map[string]bool {
+// outputOutcomes sends one UDP datagram from F to every destination and
+// port and returns each send's outcome: "sent", "dropped" (EPERM: dropped
+// on OUTPUT) or the error a route lookup gave before the hook.
+func (sd *side) outputOutcomes(t *testing.T, dsts []string, ports []uint16) map[string]string {
 	t.Helper()
-	out := map[string]bool{}
+	out := map[string]string{}
 	err := sd.f.Do(func() error {
 		for _, d := range dsts {
 			for _, port := range ports {
@@ -179,11 +181,11 @@ func (sd *side) outputDrops(t *testing.T, dsts []string, ports []uint16) map[str
 				key := fmt.Sprintf("%s:%d", d, port)
 				switch {
 				case err == nil:
-					out[key] = false
+					out[key] = "sent"
 				case err == syscall.EPERM:
-					out[key] = true
+					out[key] = "dropped"
 				default:
-					return fmt.Errorf("send to %s: %w", key, err)
+					out[key] = err.Error()
 				}
 			}
 		}
@@ -191,6 +193,20 @@ func (sd *side) outputDrops(t *testing.T, dsts []string, ports []uint16) map[str
 	})
 	if err != nil {
 		t.Fatalf("%s: %v", sd.name, err)
+	}
+	return out
+}
+
+// outputDrops is outputOutcomes for destinations that route: it fails
+// on other errors and reports which sends were dropped.
+func (sd *side) outputDrops(t *testing.T, dsts []string, ports []uint16) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for key, o := range sd.outputOutcomes(t, dsts, ports) {
+		if o != "sent" && o != "dropped" {
+			t.Fatalf("%s: send to %s: %s", sd.name, key, o)
+		}
+		out[key] = o == "dropped"
 	}
 	return out
 }
@@ -254,5 +270,95 @@ func TestDiffAddrtypeNewAddress(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		t.Logf("%s: verdict changed after %v", sd.name, time.Since(start))
+	}
+}
+
+// atRoutes are routes of every type in R's local table (and, merged with
+// it while no policy rule exists, the main table), whose prefixes the
+// source addresses of TestDiffAddrtypeRouteTypes come from.
+var atRoutes = [][]string{
+	{"blackhole", "198.18.66.0/24", "table", "local"},
+	{"unreachable", "198.18.66.128/25", "table", "local"},
+	{"anycast", "198.18.67.1", "dev", "lo", "table", "local"},
+	{"local", "198.18.68.0/24", "dev", "lo", "table", "main"},
+	{"198.18.68.128/25", "dev", "lo", "table", "main"},
+	{"broadcast", "198.18.69.1", "dev", "lo", "table", "local"},
+	{"throw", "198.18.70.0/24", "table", "local"},
+	{"prohibit", "198.18.71.0/24", "table", "local"},
+	{"multicast", "198.18.72.0/24", "dev", "lo", "table", "local"},
+	{"local", "198.18.73.0/24", "dev", "lo", "tos", "0x10", "table", "local"},
+}
+
+var atRouteSrcs = []string{"198.18.66.5", "198.18.66.200", "198.18.67.1", "198.18.68.5", "198.18.68.200",
+	"198.18.69.1", "198.18.70.5", "198.18.71.5", "198.18.72.5", "198.18.73.5", "198.18.0.1", "198.18.0.2"}
+
+// TestDiffAddrtypeRouteTypes gives R routes of every type (error types,
+// anycast, broadcast, multicast, a TOS route, main-table routes seen
+// through the merged tries) and sends packets from addresses they cover,
+// through rules testing every source type with and without
+// --limit-iface-in.
+func TestDiffAddrtypeRouteTypes(t *testing.T) {
+	requireEnv(t)
+	kern, bpf := newSide(t, "iptables-legacy"), newSide(t, "bpfilter")
+	var rules strings.Builder
+	rules.WriteString("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
+	var ports, outPorts []uint16
+	for i, name := range []string{"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"} {
+		fmt.Fprintf(&rules, "-A INPUT -p udp -m udp --dport %d -m addrtype --src-type %s -j DROP\n", 1000+i, name)
+		fmt.Fprintf(&rules, "-A INPUT -p udp -m udp --dport %d -m addrtype --src-type %s --limit-iface-in -j DROP\n", 2000+i, name)
+		ports = append(ports, uint16(1000+i), uint16(2000+i))
+	}
+	for i, name := range []string{"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"} {
+		fmt.Fprintf(&rules, "-A OUTPUT -p udp -m udp --dport %d -m addrtype --dst-type %s -j DROP\n", 3000+i, name)
+		fmt.Fprintf(&rules, "-A OUTPUT -p udp -m udp --dport %d -m addrtype --dst-type %s --limit-iface-out -j DROP\n", 4000+i, name)
+		outPorts = append(outPorts, uint16(3000+i), uint16(4000+i))
+	}
+	rules.WriteString("COMMIT\n")
+	for _, sd := range []*side{kern, bpf} {
+		sd.r.Exec(t, "ip", "route", "add", "default", "via", senderV4.String())
+		for _, r := range atRoutes {
+			sd.r.Exec(t, append([]string{"ip", "route", "add"}, r...)...)
+		}
+	}
+	kern.loadKernel(t, rules.String(), "")
+	bpf.loadBpfilter(t, rules.String(), "")
+	var probes []probe
+	for _, s := range atRouteSrcs {
+		src, dst := netip.MustParseAddr(s), recvV4
+		for _, port := range ports {
+			h := l4{proto: 17, sport: 4000, dport: port}
+			m := markerFor(uint32(len(probes)))
+			probes = append(probes, probe{marker: m, ip: ipPacket(src, dst, 17, 64, h.encode(src, dst, m)), desc: describe(src, dst, h, 64)})
+		}
+	}
+	got := deliver(t, []*side{kern, bpf}, probes)
+	bad, delivered := 0, 0
+	for i, p := range probes {
+		if got[0][uint32(i)] {
+			delivered++
+		}
+		if got[0][uint32(i)] != got[1][uint32(i)] {
+			bad++
+			t.Errorf("%s: iptables-legacy delivered=%v, bpfilter delivered=%v", p.desc, got[0][uint32(i)], got[1][uint32(i)])
+		}
+	}
+	t.Logf("%d probes, %d delivered by iptables-legacy, %d differences", len(probes), delivered, bad)
+	if delivered == 0 || delivered == len(probes) {
+		t.Errorf("the ruleset delivered %d of %d probes: the comparison tests nothing", delivered, len(probes))
+	}
+	// Destinations in those prefixes, sent from R itself through OUTPUT.
+	k, b := kern.outputOutcomes(t, atRouteSrcs, outPorts), bpf.outputOutcomes(t, atRouteSrcs, outPorts)
+	drops := map[string]int{}
+	for key, o := range k {
+		if o == "dropped" {
+			drops[strings.Split(key, ":")[0]]++
+		}
+		if b[key] != o {
+			t.Errorf("UDP to %s: iptables-legacy %s, bpfilter %s", key, o, b[key])
+		}
+	}
+	t.Logf("OUTPUT drops by destination (iptables-legacy): %v", drops)
+	if len(drops) < 5 {
+		t.Errorf("only %d destinations had drops on OUTPUT: the comparison tests little", len(drops))
 	}
 }
