@@ -67,7 +67,14 @@ func (s *State) atMirror(enter func(func() error) error, id uint64) (*localroute
 	if mir := s.atMirrors[id]; mir != nil {
 		return mir, nil
 	}
-	mir, err := localroutes.Start(enter, localroutes.Options{Logger: s.log.With("netns", id)})
+	// The mirror's sockets hold the namespace: it stops once no process
+	// or name refers to the namespace any more, so the namespace can go.
+	alive := func() bool {
+		err := s.ns.InNetnsID(id, func() error { return nil })
+		var gone *netnsGoneError
+		return !errors.As(err, &gone)
+	}
+	mir, err := localroutes.Start(enter, localroutes.Options{Logger: s.log.With("netns", id), Alive: alive})
 	if err != nil {
 		return nil, err
 	}

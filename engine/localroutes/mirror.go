@@ -34,6 +34,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Resync and Settle: see DefaultResync and DefaultSettle (0: default).
 	Resync, Settle time.Duration
+	// Alive, when set, is asked at every Resync interval whether the
+	// namespace still exists apart from the Mirror's own sockets (which
+	// keep it from being freed); when it says no, the Mirror stops
+	// following and closes its sockets so that the namespace can go.
+	Alive func() bool
 }
 
 // Mirror keeps address type maps equal to one network namespace's
@@ -45,13 +50,15 @@ type Mirror struct {
 	trie   *os.File      // /proc/net/fib_trie of the namespace
 
 	mu      sync.Mutex
+	stopped bool // the namespace is gone (Options.Alive)
 	maps    map[ebpf.MapID]*ebpf.Map
 	table   []ir.LocalRoute
 	lastErr error
 	syncs   uint64
 
-	done chan struct{}
-	wg   sync.WaitGroup
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // Start creates a Mirror of the network namespace enter runs its function
@@ -121,6 +128,9 @@ func (m *Mirror) Sync() error {
 }
 
 func (m *Mirror) syncLocked() error {
+	if m.stopped {
+		return errNamespaceGone
+	}
 	tab, err := m.Snapshot()
 	if err == nil {
 		m.table = tab
@@ -142,6 +152,9 @@ func (m *Mirror) Add(mp *ebpf.Map) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.stopped {
+		return errNamespaceGone
+	}
 	if _, ok := m.maps[id]; ok {
 		return nil
 	}
@@ -205,7 +218,7 @@ func (m *Mirror) Close() error {
 	default:
 	}
 	close(m.done)
-	err := m.notify.Close()
+	err := m.closeFiles()
 	m.wg.Wait()
 	m.mu.Lock()
 	for id, c := range m.maps {
@@ -213,22 +226,29 @@ func (m *Mirror) Close() error {
 		delete(m.maps, id)
 	}
 	m.mu.Unlock()
-	m.notify = nil
-	m.closeFiles()
 	return err
 }
 
-func (m *Mirror) closeFiles() {
-	if m.dump != nil {
-		m.dump.Close()
-	}
-	if m.notify != nil {
-		m.notify.Close()
-	}
-	if m.trie != nil {
-		m.trie.Close()
-	}
+// closeFiles closes the sockets and fib_trie (once; later calls return
+// nil).
+func (m *Mirror) closeFiles() error {
+	var errs []error
+	m.closeOnce.Do(func() {
+		if m.notify != nil {
+			errs = append(errs, m.notify.Close())
+		}
+		if m.dump != nil {
+			errs = append(errs, m.dump.Close())
+		}
+		if m.trie != nil {
+			errs = append(errs, m.trie.Close())
+		}
+	})
+	return errors.Join(errs...)
 }
+
+// errNamespaceGone is the error of a Mirror whose namespace went away.
+var errNamespaceGone = errors.New("the network namespace is gone")
 
 // follow dumps again after each burst of notifications, after a lost
 // notification (ENOBUFS) and every Resync interval.
@@ -266,6 +286,10 @@ func (m *Mirror) follow() {
 				continue
 			}
 		case errors.As(err, &ne) && ne.Timeout():
+			if !pending && m.opts.Alive != nil && !m.opts.Alive() {
+				m.stop()
+				return
+			}
 		case errors.Is(err, unix.ENOBUFS):
 			// Notifications were lost: dump now.
 		default:
@@ -277,6 +301,28 @@ func (m *Mirror) follow() {
 			m.report(err)
 		}
 	}
+}
+
+// stop ends a Mirror whose namespace is gone: no more syncs, sockets
+// closed (the maps keep their contents).
+func (m *Mirror) stop() {
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
+	if err := m.closeFiles(); err != nil {
+		m.report(fmt.Errorf("closing the sockets of a gone namespace: %w", err))
+	}
+	if m.opts.Logger != nil {
+		m.opts.Logger.Info("address type routes: the network namespace is gone, no longer following it")
+	}
+}
+
+// Stopped reports whether the Mirror stopped because its namespace is
+// gone (Options.Alive).
+func (m *Mirror) Stopped() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopped
 }
 
 // maxSettles bounds the delay a burst of notifications adds to a dump.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +217,34 @@ func TestAddressChangesVerdict(t *testing.T) {
 		if err := send("198.18.0." + strconv.Itoa(60+i)); err != nil {
 			t.Errorf("remote address dropped: %v", err)
 		}
+	}
+}
+
+// TestMirrorStopsWhenTheNamespaceIsGone: when Alive says the namespace
+// is gone, the Mirror closes its sockets (which would keep the namespace
+// from being freed) and refuses further work.
+func TestMirrorStopsWhenTheNamespaceIsGone(t *testing.T) {
+	testenv.RequireBPF(t)
+	ns, _, _ := newLink(t)
+	var gone atomic.Bool
+	mir, err := localroutes.Start(ns.Do, localroutes.Options{Resync: 20 * time.Millisecond, Alive: func() bool { return !gone.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mir.Close()
+	if err := mir.Add(newMap(t)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if mir.Stopped() {
+		t.Fatal("stopped while the namespace is alive")
+	}
+	gone.Store(true)
+	waitFor(t, "stop", mir.Stopped)
+	if err := mir.Sync(); err == nil {
+		t.Error("Sync on a stopped mirror succeeded")
+	}
+	if err := mir.Add(newMap(t)); err == nil {
+		t.Error("Add on a stopped mirror succeeded")
 	}
 }
