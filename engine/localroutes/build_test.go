@@ -2,6 +2,7 @@ package localroutes
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -70,13 +71,27 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-func TestFibTrieMerged(t *testing.T) {
-	merged := "Main:\n  +-- 0.0.0.0/0 2 0 2\n     |-- 198.18.5.0\n        /24 link UNICAST\n     |-- 127.0.0.1\n        /32 host LOCAL\n" +
-		"Local:\n  +-- 0.0.0.0/0 2 0 2\n     |-- 198.18.5.0\n        /24 link UNICAST\n     |-- 127.0.0.1\n        /32 host LOCAL\n"
-	split := "Main:\n  |-- 198.18.5.0\n     /24 link UNICAST\nLocal:\n  |-- 127.0.0.1\n     /32 host LOCAL\n"
-	onlyLocal := "Local:\n  |-- 127.0.0.1\n     /32 host LOCAL\n"
-	if !fibTrieMerged([]byte(merged)) || fibTrieMerged([]byte(split)) || fibTrieMerged([]byte(onlyLocal)) || fibTrieMerged(nil) {
-		t.Error("wrong merge detection")
+func TestMerged(t *testing.T) {
+	stat := func(main, local int) []byte {
+		return []byte(fmt.Sprintf("Basic info: size of leaf: 48 bytes, size of tnode: 40 bytes.\nMain:\n\tAver depth:     2.25\n\tPrefixes:       %d\nNull ptrs: 4\nTotal size: 1  kB\n"+
+			"Local:\n\tAver depth:     2.25\n\tLeaves:         4\n\tPrefixes:       %d\n\tInternal nodes: 3\nNull ptrs: 4\n", main, local))
+	}
+	for _, c := range []struct {
+		text        []byte
+		local, main int
+		want        bool
+	}{
+		{stat(7, 7), 4, 3, true},  // both tries are one: 4 + 3 routes
+		{stat(3, 4), 4, 3, false}, // split
+		{stat(0, 4), 4, 0, false}, // no main routes: the merge changes nothing
+		{stat(4, 4), 4, 0, false},
+		{stat(7, 7), 5, 3, false}, // counts that do not add up
+		{[]byte("garbage"), 4, 3, false},
+		{nil, 0, 0, false},
+	} {
+		if got := merged(c.text, c.local, c.main); got != c.want {
+			t.Errorf("local %d main %d:\n%s: merged = %v", c.local, c.main, c.text, got)
+		}
 	}
 }
 

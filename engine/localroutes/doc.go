@@ -29,8 +29,10 @@
 //     local table shares its trie with the main table (fib_trie's
 //     local/main merge, undone for good by fib_unmerge when a rule is
 //     added), so main-table routes are found too. The merge cannot be
-//     read over rtnetlink (dumps filter by table id); /proc/net/fib_trie
-//     shows it: its Local: section lists the main routes as well.
+//     read over rtnetlink (dumps filter by table id); /proc/net/fib_triestat
+//     shows it: the Prefixes count of its Local: trie (route entries) is
+//     then the number of local plus main routes dumped, and exactly the
+//     local ones otherwise.
 //     Main-table routes matter only when they answer something other
 //     than UNICAST (local, broadcast, anycast, multicast routes) or sit
 //     inside such a route or a local-table route; Build keeps just those,

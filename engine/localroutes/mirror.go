@@ -47,7 +47,7 @@ type Mirror struct {
 	opts   Options
 	dump   *netlink.Conn // requests
 	notify *netlink.Conn // notifications
-	trie   *os.File      // /proc/net/fib_trie of the namespace
+	trie   *os.File      // /proc/net/fib_triestat of the namespace
 
 	mu      sync.Mutex
 	stopped bool // the namespace is gone (Options.Alive)
@@ -86,8 +86,8 @@ func Start(enter func(func() error) error, opts Options) (*Mirror, error) {
 				return fmt.Errorf("joining rtnetlink group %d: %w", g, err)
 			}
 		}
-		if m.trie, err = os.Open("/proc/thread-self/net/fib_trie"); err != nil {
-			return fmt.Errorf("opening the namespace's fib_trie: %w", err)
+		if m.trie, err = os.Open("/proc/thread-self/net/fib_triestat"); err != nil {
+			return fmt.Errorf("opening the namespace's fib_triestat: %w", err)
 		}
 		return nil
 	})
@@ -103,21 +103,52 @@ func Start(enter func(func() error) error, opts Options) (*Mirror, error) {
 	return m, nil
 }
 
+// maxSnapshotTries bounds the dumps of a snapshot that keeps racing with
+// route changes.
+const maxSnapshotTries = 3
+
 // Snapshot dumps the namespace's routes and returns the entries the
 // address type lookup needs (Build).
 func (m *Mirror) Snapshot() ([]ir.LocalRoute, error) {
-	local, main, err := dumpRoutes(m.dump)
-	if err != nil {
-		return nil, err
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.snapshot()
+}
+
+// snapshot is Snapshot with m.mu held. Whether the tables are merged
+// comes from fib_triestat read before and after the dump; a route
+// change in between (the two reads differ) means another try.
+func (m *Mirror) snapshot() ([]ir.LocalRoute, error) {
+	for try := 1; ; try++ {
+		before, err := m.triestat()
+		if err != nil {
+			return nil, err
+		}
+		local, main, err := dumpRoutes(m.dump)
+		if err != nil {
+			return nil, err
+		}
+		after, err := m.triestat()
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(before, after) || try == maxSnapshotTries {
+			// After the last try, the notification of the change that
+			// raced brings another sync.
+			return Build(local, main, merged(after, len(local), len(main))), nil
+		}
 	}
+}
+
+func (m *Mirror) triestat() ([]byte, error) {
 	if _, err := m.trie.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("rewinding fib_trie: %w", err)
+		return nil, fmt.Errorf("rewinding fib_triestat: %w", err)
 	}
 	text, err := io.ReadAll(m.trie)
 	if err != nil {
-		return nil, fmt.Errorf("reading fib_trie: %w", err)
+		return nil, fmt.Errorf("reading fib_triestat: %w", err)
 	}
-	return Build(local, main, fibTrieMerged(text)), nil
+	return text, nil
 }
 
 // Sync dumps the routes and rewrites every map held.
@@ -131,7 +162,7 @@ func (m *Mirror) syncLocked() error {
 	if m.stopped {
 		return errNamespaceGone
 	}
-	tab, err := m.Snapshot()
+	tab, err := m.snapshot()
 	if err == nil {
 		m.table = tab
 		for _, mp := range m.maps {
