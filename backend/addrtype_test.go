@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -169,4 +170,47 @@ func BenchmarkAddrType(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestAddrTypeWithLookups: many rules of one shape (an address the
+// optimiser turns into a table lookup) each with an address type match
+// too; verdicts and counters as ir.Eval says.
+func TestAddrTypeWithLookups(t *testing.T) {
+	c := &ir.Chain{Name: "atlookup", Hook: ir.HookNFLocalIn, Policy: ir.Verdict{Kind: ir.Accept}}
+	for i := 0; i < 64; i++ {
+		mask := uint16(1 << ir.RTNLocal)
+		if i%2 == 1 {
+			mask = 1<<ir.RTNUnicast | 1<<ir.RTNBroadcast
+		}
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{
+			{Field: ir.IP4Daddr, Value: []byte{198, 18, 0, byte(i)}},
+			{Field: ir.AddrSType, Op: ir.OpAny, Negate: i%3 == 0, Value: []byte{byte(mask >> 8), byte(mask)}},
+		}, Counter: true, Verdict: ir.Verdict{Kind: ir.Drop}})
+	}
+	l := compileAndLoad(t, c)
+	am := l.coll.Maps[AddrTypeMap]
+	for _, r := range addrTypeTable.Routes {
+		if err := am.Put(AddrTypeKey(r), AddrTypeValue(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drops := 0
+	for _, src := range []string{"198.18.0.1", "198.18.0.255", "198.18.0.9", "127.0.0.1", "0.0.0.0", "198.18.1.5"} {
+		for _, d := range []int{0, 1, 2, 3, 5, 6, 63, 64, 200} {
+			p := testPacket{frame: tcp4(src, "198.18.0."+strconv.Itoa(d), 1, 2, 0x02)}
+			ep := evalPacket(c.Hook, p)
+			ep.LocalRoutes = addrTypeTable
+			res := ir.Eval(nil, c, ep)
+			if got, want := l.run(t, p), expectedRet(c.Hook, res.Verdict); got != want {
+				t.Errorf("%s > 198.18.0.%d: program returned %d, ir.Eval says %s (rule %d)", src, d, int32(got), res.Verdict, res.Rule)
+			}
+			if res.Verdict.Kind == ir.Drop {
+				drops++
+			}
+		}
+	}
+	if drops == 0 {
+		t.Error("no packet dropped: the cases test nothing")
+	}
+	t.Logf("plan: %s", l.prog.Plan.Strategy())
 }
