@@ -1,10 +1,8 @@
 package localroutes
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -62,7 +60,7 @@ type Mirror struct {
 }
 
 // Start creates a Mirror of the network namespace enter runs its function
-// in (the sockets and the fib_trie file are opened there; the Mirror then
+// in (the sockets and fib_triestat are opened there; the Mirror then
 // works from any thread), dumps the routes once and starts following
 // changes.
 func Start(enter func(func() error) error, opts Options) (*Mirror, error) {
@@ -101,54 +99,6 @@ func Start(enter func(func() error) error, opts Options) (*Mirror, error) {
 	m.wg.Add(1)
 	go m.follow()
 	return m, nil
-}
-
-// maxSnapshotTries bounds the dumps of a snapshot that keeps racing with
-// route changes.
-const maxSnapshotTries = 3
-
-// Snapshot dumps the namespace's routes and returns the entries the
-// address type lookup needs (Build).
-func (m *Mirror) Snapshot() ([]ir.LocalRoute, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.snapshot()
-}
-
-// snapshot is Snapshot with m.mu held. Whether the tables are merged
-// comes from fib_triestat read before and after the dump; a route
-// change in between (the two reads differ) means another try.
-func (m *Mirror) snapshot() ([]ir.LocalRoute, error) {
-	for try := 1; ; try++ {
-		before, err := m.triestat()
-		if err != nil {
-			return nil, err
-		}
-		local, main, err := dumpRoutes(m.dump)
-		if err != nil {
-			return nil, err
-		}
-		after, err := m.triestat()
-		if err != nil {
-			return nil, err
-		}
-		if bytes.Equal(before, after) || try == maxSnapshotTries {
-			// After the last try, the notification of the change that
-			// raced brings another sync.
-			return Build(local, main, merged(after, len(local), len(main))), nil
-		}
-	}
-}
-
-func (m *Mirror) triestat() ([]byte, error) {
-	if _, err := m.trie.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("rewinding fib_triestat: %w", err)
-	}
-	text, err := io.ReadAll(m.trie)
-	if err != nil {
-		return nil, fmt.Errorf("reading fib_triestat: %w", err)
-	}
-	return text, nil
 }
 
 // Sync dumps the routes and rewrites every map held.
@@ -260,7 +210,7 @@ func (m *Mirror) Close() error {
 	return err
 }
 
-// closeFiles closes the sockets and fib_trie (once; later calls return
+// closeFiles closes the sockets and fib_triestat (once; later calls return
 // nil).
 func (m *Mirror) closeFiles() error {
 	var errs []error
@@ -280,141 +230,3 @@ func (m *Mirror) closeFiles() error {
 
 // errNamespaceGone is the error of a Mirror whose namespace went away.
 var errNamespaceGone = errors.New("the network namespace is gone")
-
-// follow dumps again after each burst of notifications, after a lost
-// notification (ENOBUFS) and every Resync interval.
-func (m *Mirror) follow() {
-	defer m.wg.Done()
-	pending := false
-	var since time.Time
-	for {
-		wait := m.opts.Resync
-		if pending {
-			wait = m.opts.Settle
-			// A steady stream of notifications must not hold the dump
-			// back for more than maxSettles settle intervals.
-			if time.Since(since) > maxSettles*m.opts.Settle {
-				wait = 0
-			}
-		}
-		if err := m.notify.SetReadDeadline(time.Now().Add(wait)); err != nil {
-			m.report(fmt.Errorf("setting the notification deadline: %w", err))
-			return
-		}
-		msgs, err := m.notify.Receive()
-		select {
-		case <-m.done:
-			return
-		default:
-		}
-		var ne netTimeout
-		switch {
-		case err == nil:
-			if !pending && len(msgs) > 0 {
-				pending, since = true, time.Now()
-			}
-			if wait > 0 {
-				continue
-			}
-		case errors.As(err, &ne) && ne.Timeout():
-			if !pending && m.opts.Alive != nil && !m.opts.Alive() {
-				m.stop()
-				return
-			}
-		case errors.Is(err, unix.ENOBUFS):
-			// Notifications were lost: dump now.
-		default:
-			m.report(fmt.Errorf("reading route notifications: %w", err))
-			time.Sleep(m.opts.Settle)
-		}
-		pending = false
-		if err := m.Sync(); err != nil {
-			m.report(err)
-		}
-	}
-}
-
-// stop ends a Mirror whose namespace is gone: no more syncs, sockets
-// closed (the maps keep their contents).
-func (m *Mirror) stop() {
-	m.mu.Lock()
-	m.stopped = true
-	m.mu.Unlock()
-	if err := m.closeFiles(); err != nil {
-		m.report(fmt.Errorf("closing the sockets of a gone namespace: %w", err))
-	}
-	if m.opts.Logger != nil {
-		m.opts.Logger.Info("address type routes: the network namespace is gone, no longer following it")
-	}
-}
-
-// Stopped reports whether the Mirror stopped because its namespace is
-// gone (Options.Alive).
-func (m *Mirror) Stopped() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.stopped
-}
-
-// maxSettles bounds the delay a burst of notifications adds to a dump.
-const maxSettles = 10
-
-// netTimeout is the timeout test of net.Error.
-type netTimeout interface{ Timeout() bool }
-
-func (m *Mirror) report(err error) {
-	m.mu.Lock()
-	m.lastErr = err
-	m.mu.Unlock()
-	if m.opts.Logger != nil {
-		m.opts.Logger.Warn("address type routes: sync failed", "err", err)
-	}
-}
-
-func mapID(mp *ebpf.Map) (ebpf.MapID, error) {
-	info, err := mp.Info()
-	if err != nil {
-		return 0, fmt.Errorf("map %s: %w", backend.AddrTypeMap, err)
-	}
-	id, ok := info.ID()
-	if !ok {
-		return 0, fmt.Errorf("map %s: the kernel reports no map id", backend.AddrTypeMap)
-	}
-	return id, nil
-}
-
-// writeMap makes mp hold exactly tab: new and changed entries first, then
-// stale ones deleted, so an address never loses its entry while it has
-// one in both the old and the new table.
-func writeMap(mp *ebpf.Map, tab []ir.LocalRoute) error {
-	want := make(map[string][]byte, len(tab))
-	for _, r := range tab {
-		want[string(backend.AddrTypeKey(r))] = backend.AddrTypeValue(r)
-	}
-	have := map[string][]byte{}
-	var k, v []byte
-	it := mp.Iterate()
-	for it.Next(&k, &v) {
-		have[string(k)] = append([]byte(nil), v...)
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("reading map %s: %w", backend.AddrTypeMap, err)
-	}
-	for key, val := range want {
-		if old, ok := have[key]; ok && bytes.Equal(old, val) {
-			continue
-		}
-		if err := mp.Put([]byte(key), val); err != nil {
-			return fmt.Errorf("writing map %s: %w", backend.AddrTypeMap, err)
-		}
-	}
-	for key := range have {
-		if _, ok := want[key]; ok {
-			continue
-		}
-		if err := mp.Delete([]byte(key)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("deleting from map %s: %w", backend.AddrTypeMap, err)
-		}
-	}
-	return nil
-}
