@@ -25,6 +25,8 @@ func combinable(m *ir.Match) bool {
 		return false // helper calls clobber regAcc
 	case ir.MetaIifName, ir.MetaOifName, ir.CtState, ir.CtProto:
 		return false // kernel struct loads with scratch registers (field_nf.go)
+	case ir.AddrSType, ir.AddrDType, ir.AddrSTypeIif, ir.AddrDTypeIif, ir.AddrSTypeOif, ir.AddrDTypeOif:
+		return false // a map lookup clobbers regAcc (addrtype.go)
 	}
 	w := m.Field.Width()
 	if !m.Field.Valid() || len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {

@@ -35,6 +35,8 @@ type gen struct {
 	chunk  int
 	// verbose holds the messages of Options.VerboseBPF (nil: off).
 	verbose *verboseMessages
+	// addrTypeUsed: the program reads AddrTypeMap (addrtype.go).
+	addrTypeUsed bool
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -137,6 +139,7 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
 	g.addVerboseMap(spec)
+	g.addAddrTypeMap(spec)
 	if opts.DumpBytecode != nil {
 		if err := dump(opts.DumpBytecode, c, insns); err != nil {
 			return nil, fmt.Errorf("compile chain %s: dump bytecode: %w", c.Name, err)

@@ -91,6 +91,8 @@ func (g *gen) emitLoadField(f ir.Field, dst asm.Register) (repr, error) {
 		return reprHost, nil
 	case ir.CtState:
 		return reprHost, g.emitCtState(dst)
+	case ir.AddrSType, ir.AddrDType, ir.AddrSTypeIif, ir.AddrDTypeIif, ir.AddrSTypeOif, ir.AddrDTypeOif:
+		return reprHost, g.emitAddrType(f, dst)
 	case ir.MetaFlowHash:
 		if g.fl != ir.FlavourTC {
 			return 0, fmt.Errorf("matcher %s is not supported by %s", f, g.hook)

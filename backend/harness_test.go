@@ -83,6 +83,7 @@ func evalPacket(h ir.Hook, p testPacket) *ir.Packet {
 		// Test runs give every hook no input device and loopback as
 		// output device (meta.iifname, meta.oifname).
 		ep.OutIfName = "lo"
+		ep.OutIfindex = loIfindex // the addrtype fields' output device
 	}
 	if h.Flavour() == ir.FlavourXDP || h.Flavour() == ir.FlavourNF {
 		ep.Mark = 0

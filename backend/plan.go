@@ -73,6 +73,9 @@ func fieldGuard(f ir.Field, h ir.Hook) guard {
 		if h.IsSockAddr() {
 			return guard{}
 		}
+	case ir.AddrSType, ir.AddrDType, ir.AddrSTypeIif, ir.AddrDTypeIif, ir.AddrSTypeOif, ir.AddrDTypeOif:
+		// Address type fields read the network header (addrtype.go).
+		return guard{l3Any: true}
 	}
 	var g guard
 	if fi.Layer == ir.LayerL3 {

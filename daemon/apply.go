@@ -92,10 +92,12 @@ func (s *State) apply(p *plan) error {
 			err = errors.Join(err, serr)
 		}
 		s.ctRelease(p)
+		s.atRelease()
 		return err
 	}
 	err := s.commit(p)
 	s.ctRelease(p)
+	s.atRelease()
 	return err
 }
 
@@ -141,6 +143,10 @@ func (s *State) swap(p *plan) error {
 		}
 		e.prog = prog
 		loaded = append(loaded, e)
+		if err := s.atFill(p, e, prog); err != nil {
+			cleanup()
+			return err
+		}
 	}
 	s.crash("loaded")
 	for _, e := range p.add {
@@ -207,6 +213,11 @@ func (s *State) swap(p *plan) error {
 func (s *State) swapBack(p *plan, e *entry) {
 	old := p.over[e]
 	fresh, err := s.load(old, old.Chain)
+	if err == nil {
+		if err = s.atFill(p, old, fresh); err != nil {
+			fresh.Close()
+		}
+	}
 	if err == nil {
 		err = s.inNetns(p, old.NetnsID, func() error { return e.prog.Replace(fresh) })
 		if err != nil {

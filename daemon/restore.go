@@ -49,6 +49,7 @@ func (s *State) Restore() error {
 	}
 	s.removeStalePins()
 	s.ctRestore()
+	s.atRestore()
 	return nil
 }
 
@@ -198,6 +199,9 @@ func (s *State) Shutdown(clear bool) error {
 			errs = append(errs, fmt.Errorf("chain %s: %w", n, err))
 		}
 		e.prog = nil
+	}
+	if err := s.atShutdown(); err != nil {
+		errs = append(errs, fmt.Errorf("address type route mirrors: %w", err))
 	}
 	if clear {
 		s.chains = map[string]*entry{}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bpfilter-go/bpfilter/bpf"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
+	"github.com/bpfilter-go/bpfilter/engine/localroutes"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
@@ -83,6 +84,9 @@ type State struct {
 	// the network namespaces where the daemon holds one.
 	ct     ctKeeper
 	ctKept map[uint64]bool
+	// atMirrors follow the routes of the namespaces holding chains with
+	// address type matches (addrtype.go).
+	atMirrors map[uint64]*localroutes.Mirror
 	// crashHook, when set (tests), is called at named points of an update
 	// and may stop the process there.
 	crashHook func(point string)

@@ -55,6 +55,13 @@ type Packet struct {
 	// CtProto is the layer 4 protocol of the conntrack entry's original
 	// tuple (ct.proto), meaningful when NFCT has an entry.
 	CtProto uint8
+	// InIfindex and OutIfindex are the indexes of the netfilter hook's
+	// input and output devices (0: none); the addrtype fields limited to
+	// an interface read them.
+	InIfindex, OutIfindex uint32
+	// LocalRoutes is the IPv4 routing table the addrtype fields look
+	// addresses up in (see addrtype.go); nil is an empty table.
+	LocalRoutes *LocalRoutes
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -202,6 +209,8 @@ func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 	switch f {
 	case MetaIifName, MetaOifName, CtState, CtProto:
 		return netfilterFieldValue(f, p)
+	case AddrSType, AddrDType, AddrSTypeIif, AddrDTypeIif, AddrSTypeOif, AddrDTypeOif:
+		return addrTypeFieldValue(f, p, pp)
 	case MetaIface:
 		return putUint(uint64(p.Ifindex), 4), true
 	case MetaL3Proto:

@@ -62,6 +62,16 @@ const (
 	IP6HopLimit
 	IP4FragOff
 	CtProto
+	// Address type fields (iptables -m addrtype, netfilter hooks only; see
+	// addrtype.go): the type of the source or destination address, without
+	// an interface limit, limited to the input device, limited to the
+	// output device.
+	AddrSType
+	AddrDType
+	AddrSTypeIif
+	AddrDTypeIif
+	AddrSTypeOif
+	AddrDTypeOif
 	numFields
 )
 
@@ -192,6 +202,13 @@ var (
 		MetaIifName:   {Name: "meta.iifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 		MetaOifName:   {Name: "meta.oifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 		CtState:       {Name: "ct.state", Kind: KindCtState, Layer: LayerMeta, Ops: []Op{OpEq, OpAny}, hooks: netfilterOnly},
+		// Address type fields (addrtype.go).
+		AddrSType:    {Name: "addr.stype", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
+		AddrDType:    {Name: "addr.dtype", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
+		AddrSTypeIif: {Name: "addr.stype_iif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
+		AddrDTypeIif: {Name: "addr.dtype_iif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
+		AddrSTypeOif: {Name: "addr.stype_oif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
+		AddrDTypeOif: {Name: "addr.dtype_oif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
 	}
 	fieldByName = func() map[string]Field {
 		m := make(map[string]Field, numFields)

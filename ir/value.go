@@ -56,6 +56,9 @@ const (
 	KindCtState
 	// KindU16: u16, decimal or 0x hexadecimal.
 	KindU16
+	// KindAddrType: u16 address type bits (bit n is route type n, as in
+	// xt_addrtype); comma-separated UNSPEC, UNICAST, LOCAL, ... (addrtype.go).
+	KindAddrType
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -64,7 +67,7 @@ const ProbabilityScale = 1_000_000_000
 // Width is the byte width of the kind's values.
 func (k ValueKind) Width() int {
 	switch k {
-	case KindEtherType, KindPort, KindU16:
+	case KindEtherType, KindPort, KindU16, KindAddrType:
 		return 2
 	case KindIfindex, KindProbability, KindU32, KindIPv4, KindIPv4Prefix:
 		return 4
@@ -249,6 +252,8 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 		return putUint(v, 2), nil, nil
 	case KindCtState:
 		return parseCtState(s)
+	case KindAddrType:
+		return parseAddrTypes(s)
 	case KindIfindex:
 		if s != "" && s[0] >= '0' && s[0] <= '9' {
 			v, err := parseUint(s, math.MaxUint32-1, false)
@@ -422,6 +427,8 @@ func (k ValueKind) Format(value, mask []byte) string {
 		return formatIfName(value, mask)
 	case KindCtState:
 		return formatCtState(Uint(value))
+	case KindAddrType:
+		return formatAddrTypes(Uint(value))
 	}
 	v := Uint(value)
 	switch k {

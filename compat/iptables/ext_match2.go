@@ -307,9 +307,16 @@ func init() {
 				return fmt.Errorf("addrtype: output interface limitation not valid in PREROUTING and INPUT")
 			}
 			if fam == abi.IPv6 {
-				const bad = 1<<6 | 1<<8 | 1<<9 // BLACKHOLE, PROHIBIT, THROW
-				if (a.Source|a.Dest)&bad != 0 {
-					return fmt.Errorf("addrtype: ipv6 BLACKHOLE, THROW and PROHIBIT are not supported")
+				// xt_addrtype's checkentry: BLACKHOLE, every type from
+				// PROHIBIT on (PROHIBIT, THROW, NAT, XRESOLVE) and BROADCAST.
+				m := a.Source | a.Dest
+				switch {
+				case m&(1<<6) != 0:
+					return fmt.Errorf("addrtype: ipv6 BLACKHOLE matching not supported")
+				case m >= 1<<8:
+					return fmt.Errorf("addrtype: ipv6 PROHIBIT (THROW, NAT ..) matching not supported")
+				case m&(1<<3) != 0:
+					return fmt.Errorf("addrtype: ipv6 does not support BROADCAST matching")
 				}
 			}
 			return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bpfilter-go/bpfilter/compat/iptables"
 	"github.com/bpfilter-go/bpfilter/engine"
+	"github.com/bpfilter-go/bpfilter/engine/localroutes"
 	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
 	"github.com/bpfilter-go/bpfilter/frontends/iptables/translate"
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
@@ -38,6 +39,8 @@ type side struct {
 	recv6   netip.Addr
 	sendFD  int
 	rawFDs  []int
+	// mirror fills bpfilter's address type maps (addrtype_test.go).
+	mirror *localroutes.Mirror
 }
 
 // Receiver addresses: R has .2 (INPUT mode, same link as S) or .2 on the
@@ -210,13 +213,17 @@ func (sd *side) loadBpfilter(t *testing.T, v4, v6 string) {
 			var ch *engine.Chain
 			err := sd.f.Do(func() error {
 				var err error
-				if ch, err = engine.Load(c, engine.Options{Ruleset: rs}); err != nil {
-					return err
-				}
-				return ch.Attach(c.HookOpts)
+				ch, err = engine.Load(c, engine.Options{Ruleset: rs})
+				return err
 			})
 			if ch != nil {
 				t.Cleanup(func() { ch.Close() })
+			}
+			if err == nil {
+				err = sd.fillAddrTypes(t, ch) // addrtype_test.go
+			}
+			if err == nil {
+				err = sd.f.Do(func() error { return ch.Attach(c.HookOpts) })
 			}
 			if err != nil {
 				t.Fatalf("load %s: %v", c.Name, err)

@@ -47,6 +47,10 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 		// mark_mt: ((skb->mark & mask) == mark) ^ invert.
 		rc.add(ir.Match{Field: ir.MetaMark, Op: ir.OpEq, Negate: info.Invert != 0, Value: be(uint64(info.Mark), 4), Mask: be(uint64(info.Mask), 4)})
 		return nil
+	case *xt.Addrtype: // addrtype.go
+		return rc.addrtype(info)
+	case *xt.AddrtypeV0:
+		return rc.addrtypeV0(info)
 	}
 	return rc.refuse("match "+m.Name, "not translated yet")
 }
