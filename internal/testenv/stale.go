@@ -39,7 +39,7 @@ var sweepOnce sync.Once
 // sweep: a leftover is a nuisance, not a reason to fail the current test.
 func sweepStale(report func(format string, args ...any)) {
 	sweepOnce.Do(func() {
-		for _, err := range sweep() {
+		for _, err := range append(sweep(), sweepXtLocks()...) {
 			report("testenv: stale resource sweep: %v", err)
 		}
 	})

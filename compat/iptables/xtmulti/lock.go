@@ -8,9 +8,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockPath is XT_LOCK_NAME, the lock iptables-legacy takes around a
-// read-modify-replace of the kernel tables.
-const lockPath = "/run/xtables.lock"
+// defaultLockPath is XT_LOCK_NAME, the lock iptables-legacy takes around
+// a read-modify-replace of the kernel tables; XTABLES_LOCKFILE overrides
+// it, as in iptables.
+const defaultLockPath = "/run/xtables.lock"
+
+// lockPath is the lock file in use.
+func lockPath() string {
+	if p := os.Getenv("XTABLES_LOCKFILE"); p != "" {
+		return p
+	}
+	return defaultLockPath
+}
 
 // wantsWait tells whether the command line has -w/--wait (also bundled in
 // short options like -nw).
@@ -29,9 +38,10 @@ func wantsWait(args []string) bool {
 // lock takes the xtables lock: waiting with -w, failing at once without,
 // like iptables. The lock is released when the process exits.
 func lock(args []string) error {
-	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	path := lockPath()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return fmt.Errorf("Fatal: can't open lock file %s: %w", lockPath, err)
+		return fmt.Errorf("Fatal: can't open lock file %s: %w", path, err)
 	}
 	how := unix.LOCK_EX
 	if !wantsWait(args) {
