@@ -55,6 +55,9 @@ type Packet struct {
 	// CtProto is the layer 4 protocol of the conntrack entry's original
 	// tuple (ct.proto), meaningful when NFCT has an entry.
 	CtProto uint8
+	// Limits is the time and the token buckets meta.limit matches read
+	// and update (nil: every bucket is full). See limit.go.
+	Limits *LimitState
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -415,6 +418,9 @@ func MatchHolds(c *Chain, m *Match, p *Packet, pp *Parsed) bool {
 			key = append(key, v...)
 		}
 		return setContains(s, key) != m.Negate
+	}
+	if m.Field == MetaLimit { // stateful: limit.go
+		return limitHolds(c, m, p) != m.Negate
 	}
 	v, ok := FieldValue(m.Field, p, pp)
 	if !ok {

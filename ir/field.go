@@ -62,6 +62,8 @@ const (
 	IP6HopLimit
 	IP4FragOff
 	CtProto
+	// meta.limit (iptables -m limit): a token bucket, see limit.go.
+	MetaLimit
 	numFields
 )
 
@@ -192,6 +194,8 @@ var (
 		MetaIifName:   {Name: "meta.iifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 		MetaOifName:   {Name: "meta.oifname", Kind: KindIfName, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 		CtState:       {Name: "ct.state", Kind: KindCtState, Layer: LayerMeta, Ops: []Op{OpEq, OpAny}, hooks: netfilterOnly},
+		// Token bucket (iptables -m limit), stateful: see limit.go.
+		MetaLimit: {Name: "meta.limit", Kind: KindLimit, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 	}
 	fieldByName = func() map[string]Field {
 		m := make(map[string]Field, numFields)

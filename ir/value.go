@@ -56,6 +56,9 @@ const (
 	KindCtState
 	// KindU16: u16, decimal or 0x hexadecimal.
 	KindU16
+	// KindLimit: a token bucket (Limit: period and burst, 8 bytes);
+	// "10/second,burst=5" (see limit.go).
+	KindLimit
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -72,6 +75,8 @@ func (k ValueKind) Width() int {
 		return 16
 	case KindCtState:
 		return 4
+	case KindLimit:
+		return 8
 	case KindNone:
 		return 0
 	}
@@ -249,6 +254,9 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 		return putUint(v, 2), nil, nil
 	case KindCtState:
 		return parseCtState(s)
+	case KindLimit:
+		v, err := parseLimit(s)
+		return v, nil, err
 	case KindIfindex:
 		if s != "" && s[0] >= '0' && s[0] <= '9' {
 			v, err := parseUint(s, math.MaxUint32-1, false)
@@ -422,6 +430,8 @@ func (k ValueKind) Format(value, mask []byte) string {
 		return formatIfName(value, mask)
 	case KindCtState:
 		return formatCtState(Uint(value))
+	case KindLimit:
+		return formatLimit(value)
 	}
 	v := Uint(value)
 	switch k {
