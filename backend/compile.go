@@ -35,6 +35,10 @@ type gen struct {
 	chunk  int
 	// verbose holds the messages of Options.VerboseBPF (nil: off).
 	verbose *verboseMessages
+	// hz is the kernel's HZ and limitsPerRule the buckets each counter
+	// slot owns in bf_limit (0: no meta.limit; see limit.go).
+	hz            uint32
+	limitsPerRule int
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -102,6 +106,9 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 		}
 	}
+	if err := g.setupLimits(opts); err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
 	if g.fl == ir.FlavourNF {
 		if g.nf, err = resolveNetfilter(opts.KernelBTF); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -129,6 +136,7 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 		spec.Maps[CountersMap].MaxEntries = g.uc.next
 		userSlots = g.uc.base
 	}
+	g.addLimitMap(spec, spec.Maps[CountersMap].MaxEntries)
 	if err := g.lookupMapSpecs(op, spec); err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
@@ -244,6 +252,9 @@ func (g *gen) emitRule(rp *rulePlan) error {
 		if err := g.emitMatch(m, next); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)
 		}
+	}
+	if err := g.emitLimitParts(rp, int(g.opt.CounterSlot(i)), next); err != nil {
+		return fmt.Errorf("rule %d: %w", i, err)
 	}
 	if r.Verdict.Kind == ir.Continue {
 		// Terminal verdicts count in the exit block.
