@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 
+	"github.com/bpfilter-go/bpfilter/internal/kconfig"
 	"github.com/bpfilter-go/bpfilter/ir"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -286,4 +287,13 @@ func (g *gen) addLimitMap(spec *ebpf.CollectionSpec, entries uint32) {
 		return
 	}
 	spec.Maps[LimitMap] = limitMapSpec(entries * uint32(g.limitsPerRule))
+}
+
+// KernelHZ returns the running kernel's CONFIG_HZ (see kconfig.HZ).
+func KernelHZ() (uint32, error) {
+	hz, err := kconfig.HZ()
+	if err != nil {
+		return 0, fmt.Errorf("meta.limit needs the kernel's HZ: %w", err)
+	}
+	return hz, nil
 }

@@ -1,4 +1,5 @@
-package backend
+// Package kconfig reads the running kernel's build configuration.
+package kconfig
 
 import (
 	"bufio"
@@ -14,11 +15,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// KernelHZ returns the running kernel's tick rate (CONFIG_HZ), which
-// meta.limit's credits per jiffy depend on. It reads the kernel's own
+// HZ returns the running kernel's tick rate (CONFIG_HZ), which xt_limit's
+// and meta.limit's credits per jiffy depend on. It reads the kernel's own
 // configuration: /proc/config.gz (CONFIG_IKCONFIG_PROC), else
 // /boot/config-$(uname -r). The value is read once per process.
-func KernelHZ() (uint32, error) {
+func HZ() (uint32, error) {
 	hzOnce.Do(func() { hzValue, hzErr = readKernelHZ() })
 	return hzValue, hzErr
 }
@@ -54,13 +55,13 @@ func readKernelHZ() (uint32, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		errs = append(errs, err)
-		return 0, fmt.Errorf("kernel HZ (needed by meta.limit) not found: %w", errors.Join(errs...))
+		return 0, fmt.Errorf("kernel HZ not found: %w", errors.Join(errs...))
 	}
 	defer f.Close()
 	hz, err := configHZ(f)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", path, err))
-		return 0, fmt.Errorf("kernel HZ (needed by meta.limit) not found: %w", errors.Join(errs...))
+		return 0, fmt.Errorf("kernel HZ not found: %w", errors.Join(errs...))
 	}
 	return hz, nil
 }
