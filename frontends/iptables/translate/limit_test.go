@@ -1,9 +1,12 @@
 package translate
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bpfilter-go/bpfilter/backend"
 	"github.com/bpfilter-go/bpfilter/compat/iptables"
 	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
 	"github.com/bpfilter-go/bpfilter/frontends/iptables/xt"
@@ -71,5 +74,52 @@ func TestTranslateLimit(t *testing.T) {
 	}
 	if got := in.Rules[1].Matches[0].Field; got == ir.MetaLimit {
 		t.Error("the limit comes before the header's matches")
+	}
+}
+
+// tFileDir holds iptables' extension tests.
+const tFileDir = "/work/shared/conformance/iptables/extensions"
+
+// TestLimitTFileCompiles: every OK line of libxt_limit.t translates and
+// compiles (in the chains the .t file names), the meta.limit match with
+// the line's rate.
+func TestLimitTFileCompiles(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(tFileDir, "libxt_limit.t"))
+	if err != nil {
+		t.Skipf("conformance material: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ";")
+		if len(f) < 3 || strings.HasPrefix(line, ":") || strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, chain := range []string{"INPUT", "FORWARD", "OUTPUT"} {
+			text := "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A " + chain + " " + f[0] + " -j ACCEPT\nCOMMIT\n"
+			ts := iptables.NewTables(abi.IPv4)
+			err := ts.Restore(strings.NewReader(text), iptables.RestoreOptions{})
+			if (err == nil) != (f[2] == "OK") {
+				t.Fatalf("%q: restore: %v, .t says %s", f[0], err, f[2])
+			}
+			if err != nil {
+				continue
+			}
+			tb, err := ts.Table("filter")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := Table(tb, opts())
+			if err != nil {
+				t.Fatalf("%q: %v", f[0], err)
+			}
+			c := rs.Chain("iptables." + chain)
+			if _, err := backend.CompileInRuleset(rs, c, backend.Options{HZ: 250}); err != nil {
+				t.Fatalf("%q in %s: %v", f[0], chain, err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no line of libxt_limit.t was checked")
 	}
 }
