@@ -133,3 +133,18 @@ func TestDiffRealWorldSynology(t *testing.T) {
 		t.Logf("%d differences, within the refill tolerance", bad)
 	}
 }
+
+// TestDiffSynologyLimitsObservable checks that the Synology comparison
+// sees the limits: with the ping and RST buckets ten times deeper on the
+// bpfilter side, more than the tolerated packets differ.
+func TestDiffSynologyLimitsObservable(t *testing.T) {
+	v4 := readFilter(t, filepath.Join(realWorldDir, "hosts", "Synology_Diskstation_DS414_iptables-save"))
+	v4 = synologyLAN.Replace(regexp.MustCompile(`\beth0\b`).ReplaceAllString(v4, "@IF@"))
+	deeper := strings.ReplaceAll(v4, "--limit 1/sec -j RETURN", "--limit 1/sec --limit-burst 50 -j RETURN")
+	if deeper == v4 {
+		t.Fatal("the Synology ruleset has no 1/sec limit to change")
+	}
+	if bad := differences(t, v4, "", deeper, "", 300, 12, false); bad <= 2 {
+		t.Errorf("deeper buckets gave %d differences: the limits are not observable", bad)
+	}
+}
