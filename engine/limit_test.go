@@ -85,3 +85,33 @@ func TestLimitStateAcrossUpdates(t *testing.T) {
 		t.Fatalf("limit rule counter %d, want 6 (counters carry over a replace)", got)
 	}
 }
+
+// TestLimitStatePinned: a pinned chain restored from bpffs (a daemon
+// restart) keeps its buckets.
+func TestLimitStatePinned(t *testing.T) {
+	testenv.RequireBPF(t)
+	eo := engine.Options{BPFFS: testenv.NewBPFFS(t)}
+	lc, err := engine.Load(limitChain(1), eo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Pin("lim"); err != nil {
+		lc.Close()
+		t.Fatal(err)
+	}
+	if n := acceptedNF(t, lc, 2); n != 2 {
+		lc.Close()
+		t.Fatalf("fresh bucket: %d of 2 accepted", n)
+	}
+	if err := lc.Release(); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := engine.Restore("lim", limitChain(1), eo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if n := acceptedNF(t, rc, 3); n != 1 {
+		t.Fatalf("restored chain: %d of 3 accepted, want the 1 token left", n)
+	}
+}
