@@ -219,6 +219,7 @@ func (g *gen) emitProgram(p *plan) error {
 	}
 	g.emitFinish()
 	g.emitCountFunc()
+	g.emitLimitFunc() // meta.limit (limit.go)
 	return nil
 }
 

@@ -21,7 +21,8 @@ import (
 //
 //	struct { struct bpf_spin_lock lock; u32 credit; u64 prev; u32 ready; u32 pad; }
 //
-// and the program updates it under the spin lock, so concurrent packets on
+// and bf_limit, a global function every limit match calls, updates it
+// under the spin lock, so concurrent packets on
 // other CPUs see the bucket change atomically (the kernel uses xchg and
 // cmpxchg on the same two words). A zero value (ready 0) is a full bucket:
 // the first packet sets prev to the current time and the credit to the
@@ -163,7 +164,10 @@ func (g *gen) emitLimitParts(rp *rulePlan, slot int, miss string) error {
 }
 
 // emitLimit takes a token from bucket key, jumping to miss unless the
-// match (negation applied) holds.
+// match (negation applied) holds. The bucket code is the global function
+// bf_limit (emitLimitFunc), which the verifier checks once: inlined in
+// every rule, its branches made verification several times slower than
+// the rest of the rule.
 func (g *gen) emitLimit(m *ir.Match, key int, miss string) error {
 	l, err := ir.LimitOf(m)
 	if err != nil {
@@ -179,74 +183,104 @@ func (g *gen) emitLimit(m *ir.Match, key int, miss string) error {
 		return fmt.Errorf("matcher %s: no bucket for this rule", m.Field)
 	}
 	cost, capacity := ir.LimitCredits(l, g.hz)
-	cpj := int32(ir.CreditsPerJiffy(g.hz))
+	g.b.emit(
+		asm.Mov.Imm32(asm.R1, int32(key)),
+		asm.Mov.Imm32(asm.R2, int32(cost)),
+		asm.Mov.Imm32(asm.R3, int32(capacity)),
+		asm.Call.Label(limitFuncName),
+	)
+	if m.Negate {
+		g.b.emit(asm.JNE.Imm(asm.R0, 0, miss))
+	} else {
+		g.b.emit(asm.JEq.Imm(asm.R0, 0, miss))
+	}
+	return nil
+}
+
+// limitFuncName is the global function that runs a packet through one
+// bucket.
+const limitFuncName = "bf_limit"
+
+// btfLimit is bf_limit(u32 key, u32 cost, u32 cap) returning int.
+var btfLimit = &btf.Func{Name: limitFuncName, Linkage: btf.GlobalFunc, Type: &btf.FuncProto{
+	Return: btfInt, Params: []btf.FuncParam{{Name: "key", Type: btfU32}, {Name: "cost", Type: btfU32}, {Name: "cap", Type: btfU32}},
+}}
+
+// emitLimitFunc emits bf_limit(key, cost, cap) after the main program (the
+// builder drops it when no rule calls it): 1 when the packet is within
+// the limit of bucket key (and takes cost credits), 0 otherwise.
+func (g *gen) emitLimitFunc() {
+	if g.limitsPerRule == 0 {
+		return
+	}
 	b := g.b
-	have, noInc, capped, store := b.fresh("limit_have"), b.fresh("limit_noinc"), b.fresh("limit_capped"), b.fresh("limit_store")
+	const (
+		rCost, rCap, rNow, rVal = asm.R6, asm.R7, asm.R8, asm.R9
+	)
+	b.label(limitFuncName)
+	b.comment("bf_limit(key, cost, cap): xt_limit's token bucket, HZ %d", g.hz)
 	b.emit(
+		btf.WithFuncMetadata(asm.StoreMem(asm.R10, -4, asm.R1, asm.Word), btfLimit),
+		asm.Mov.Reg32(rCost, asm.R2),
+		asm.Mov.Reg32(rCap, asm.R3),
 		asm.FnJiffies64.Call(),
-		asm.StoreMem(asm.R10, stackTime, asm.R0, asm.DWord),
-		asm.StoreImm(asm.R10, stackScratch, int64(key), asm.Word),
+		asm.Mov.Reg(rNow, asm.R0),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(LimitMap),
 		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stackScratch),
+		asm.Add.Imm(asm.R2, -4),
 		asm.FnMapLookupElem.Call(),
 	)
 	g.verboseCall("bpf_map_lookup_elem ("+LimitMap+")", failNull)
 	b.emit(
-		asm.JEq.Imm(asm.R0, 0, miss),
-		asm.StoreMem(asm.R10, stackRing, asm.R0, asm.DWord),
+		asm.JEq.Imm(asm.R0, 0, "bf_limit_none"),
+		asm.Mov.Reg(rVal, asm.R0),
 		asm.Mov.Reg(asm.R1, asm.R0),
 		asm.FnSpinLock.Call(),
 		// Under the lock: no calls but bpf_spin_unlock.
-		asm.LoadMem(asm.R1, asm.R10, stackRing, asm.DWord),
-		asm.LoadMem(asm.R2, asm.R10, stackTime, asm.DWord),
+		asm.Mov.Reg(asm.R1, rVal),
 		asm.LoadMem(asm.R3, asm.R1, limitOffReady, asm.Word),
-		asm.JNE.Imm(asm.R3, 0, have),
+		asm.JNE.Imm(asm.R3, 0, "bf_limit_ready"),
 		// A fresh bucket is full as of now.
-		asm.StoreMem(asm.R1, limitOffPrev, asm.R2, asm.DWord),
-		asm.Mov.Imm32(asm.R3, int32(capacity)),
-		asm.StoreMem(asm.R1, limitOffCredit, asm.R3, asm.Word),
+		asm.StoreMem(asm.R1, limitOffPrev, rNow, asm.DWord),
+		asm.StoreMem(asm.R1, limitOffCredit, rCap, asm.Word),
 		asm.StoreImm(asm.R1, limitOffReady, 1, asm.Word),
 	)
-	b.label(have)
+	b.label("bf_limit_ready")
 	b.emit(
 		asm.LoadMem(asm.R3, asm.R1, limitOffPrev, asm.DWord),
 		asm.LoadMem(asm.R4, asm.R1, limitOffCredit, asm.Word),
 		asm.Mov.Imm(asm.R5, 0),
-		asm.JLE.Reg(asm.R2, asm.R3, noInc),
+		asm.JLE.Reg(rNow, asm.R3, "bf_limit_noinc"),
 		// credit increase = (u32)((now - prev) * CREDITS_PER_JIFFY)
-		asm.Mov.Reg(asm.R5, asm.R2),
+		asm.Mov.Reg(asm.R5, rNow),
 		asm.Sub.Reg(asm.R5, asm.R3),
-		asm.Mul.Imm(asm.R5, cpj),
+		asm.Mul.Imm(asm.R5, int32(ir.CreditsPerJiffy(g.hz))),
 		asm.Mov.Reg32(asm.R5, asm.R5),
-		asm.StoreMem(asm.R1, limitOffPrev, asm.R2, asm.DWord),
+		asm.StoreMem(asm.R1, limitOffPrev, rNow, asm.DWord),
 	)
-	b.label(noInc)
+	b.label("bf_limit_noinc")
 	b.emit(
 		asm.Add.Reg32(asm.R4, asm.R5), // wraps in 32 bits, as the kernel's u32
-		asm.JLE.Imm32(asm.R4, int32(capacity), capped),
-		asm.Mov.Imm32(asm.R4, int32(capacity)),
+		asm.JLE.Reg32(asm.R4, rCap, "bf_limit_capped"),
+		asm.Mov.Reg32(asm.R4, rCap),
 	)
-	b.label(capped)
+	b.label("bf_limit_capped")
 	b.emit(
 		asm.Mov.Imm(asm.R0, 0),
-		asm.JLT.Imm32(asm.R4, int32(cost), store),
-		asm.Sub.Imm32(asm.R4, int32(cost)),
+		asm.JLT.Reg32(asm.R4, rCost, "bf_limit_store"),
+		asm.Sub.Reg32(asm.R4, rCost),
 		asm.Mov.Imm(asm.R0, 1),
 	)
-	b.label(store)
+	b.label("bf_limit_store")
 	b.emit(
 		asm.StoreMem(asm.R1, limitOffCredit, asm.R4, asm.Word),
-		asm.StoreMem(asm.R10, stackScratch, asm.R0, asm.Word),
+		asm.Mov.Reg(rCost, asm.R0),
 		asm.FnSpinUnlock.Call(),
-		asm.LoadMem(asm.R0, asm.R10, stackScratch, asm.Word),
+		asm.Mov.Reg(asm.R0, rCost),
+		asm.Return(),
 	)
-	if m.Negate {
-		b.emit(asm.JNE.Imm(asm.R0, 0, miss))
-	} else {
-		b.emit(asm.JEq.Imm(asm.R0, 0, miss))
-	}
-	return nil
+	b.label("bf_limit_none")
+	b.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
 }
 
 // emitMatchList emits matches in any order (they are pure), combining

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -235,4 +236,25 @@ func kernelHZ(t *testing.T) uint32 {
 		t.Skipf("kernel HZ unknown: %v", err)
 	}
 	return hz
+}
+
+// TestLimitManyRules: 3000 limit rules (split over tail-called programs)
+// load, and the last one limits its port: the bucket code is one global
+// function the verifier checks once.
+func TestLimitManyRules(t *testing.T) {
+	const n = 3000
+	c := &ir.Chain{Name: "many_limits", Hook: ir.HookNFLocalIn, Policy: ir.Verdict{Kind: ir.Accept}}
+	for i := 0; i < n; i++ {
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{{Field: ir.TCPDport, Op: ir.OpEq, Value: []byte{byte(i >> 8), byte(i)}}, limitMatch(oneAnHour, 2)},
+			Verdict: ir.Verdict{Kind: ir.Drop}})
+	}
+	l := compileAndLoad(t, c)
+	p := testPacket{frame: tcp4("198.18.0.1", "198.18.0.2", 1234, n-1, 0x02)}
+	var got []bool
+	for i := 0; i < 4; i++ {
+		got = append(got, nfAccepted(l.run(t, p)))
+	}
+	if want := []bool{false, false, true, true}; !slices.Equal(got, want) {
+		t.Fatalf("accepted %v, want %v (two dropped by the burst, then the limit no longer matches)", got, want)
+	}
 }
