@@ -11,6 +11,11 @@ import (
 // (see backend/limit.go). The backend checks the burst and overflow as
 // limit_mt_check does, once the kernel's HZ is known.
 func (rc *ruleCtx) limit(l *xt.Limit) error {
+	if l.Cost != 0 {
+		// limit_mt_check keeps a cost (and credit_cap) user space put in
+		// the blob; iptables leaves them 0 and so does a table read back.
+		return rc.refuse("limit with a preset cost", "the blob carries kernel state (cost, credit_cap) that bpfilter derives from --limit and --limit-burst")
+	}
 	if l.Burst == 0 {
 		return rc.refuse("limit --limit-burst 0", "the kernel refuses a zero burst (ERANGE)")
 	}

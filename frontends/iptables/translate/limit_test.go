@@ -123,3 +123,15 @@ func TestLimitTFileCompiles(t *testing.T) {
 		t.Fatal("no line of libxt_limit.t was checked")
 	}
 }
+
+// TestTranslateLimitRefusals: what the IR cannot hold is refused naming
+// the feature.
+func TestTranslateLimitRefusals(t *testing.T) {
+	for _, l := range []*xt.Limit{{Avg: xt.LimitScale, Burst: 0}, {Avg: xt.LimitScale, Burst: 5, Cost: 32000, CreditCap: 160000}} {
+		rc := &ruleCtx{chain: &abi.Chain{Name: "INPUT"}, num: 1, out: &ir.Rule{}}
+		err := rc.limit(l)
+		if err == nil || !strings.Contains(err.Error(), "limit") {
+			t.Errorf("%+v: %v, want a refusal naming limit", l, err)
+		}
+	}
+}
