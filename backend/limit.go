@@ -15,16 +15,16 @@ import (
 //
 // State: bf_limit is an array with one bucket per (counter slot, limit
 // match of the rule): key slot*K + j, where K is the largest number of
-// limit matches in one rule (Program.LimitsPerRule). A user chain's rules
+// limit matches in one rule (gen.limitsPerRule). A user chain's rules
 // have one counter slot for all call sites, so their buckets are shared
 // like a netfilter rule's. The value is
 //
 //	struct { struct bpf_spin_lock lock; u32 credit; u64 prev; u32 ready; u32 pad; }
 //
-// and bf_limit, a global function every limit match calls, updates it
-// under the spin lock, so concurrent packets on
-// other CPUs see the bucket change atomically (the kernel uses xchg and
-// cmpxchg on the same two words). A zero value (ready 0) is a full bucket:
+// and bf_limit_take, a global function every limit match calls, updates
+// it under the spin lock, so concurrent packets on other CPUs see the
+// bucket change atomically (the kernel uses xchg and cmpxchg on the same
+// two words). A zero value (ready 0) is a full bucket:
 // the first packet sets prev to the current time and the credit to the
 // capacity, which is what xt_limit's checkentry does at load time (the
 // credits earned between the load and the first packet are capped away
@@ -165,7 +165,7 @@ func (g *gen) emitLimitParts(rp *rulePlan, slot int, miss string) error {
 
 // emitLimit takes a token from bucket key, jumping to miss unless the
 // match (negation applied) holds. The bucket code is the global function
-// bf_limit (emitLimitFunc), which the verifier checks once: inlined in
+// bf_limit_take (emitLimitFunc), which the verifier checks once: inlined in
 // every rule, its branches made verification several times slower than
 // the rest of the rule.
 func (g *gen) emitLimit(m *ir.Match, key int, miss string) error {
@@ -199,14 +199,14 @@ func (g *gen) emitLimit(m *ir.Match, key int, miss string) error {
 
 // limitFuncName is the global function that runs a packet through one
 // bucket.
-const limitFuncName = "bf_limit"
+const limitFuncName = "bf_limit_take"
 
-// btfLimit is bf_limit(u32 key, u32 cost, u32 cap) returning int.
+// btfLimit is bf_limit_take(u32 key, u32 cost, u32 cap) returning int.
 var btfLimit = &btf.Func{Name: limitFuncName, Linkage: btf.GlobalFunc, Type: &btf.FuncProto{
 	Return: btfInt, Params: []btf.FuncParam{{Name: "key", Type: btfU32}, {Name: "cost", Type: btfU32}, {Name: "cap", Type: btfU32}},
 }}
 
-// emitLimitFunc emits bf_limit(key, cost, cap) after the main program (the
+// emitLimitFunc emits bf_limit_take(key, cost, cap) after the main program (the
 // builder drops it when no rule calls it): 1 when the packet is within
 // the limit of bucket key (and takes cost credits), 0 otherwise.
 func (g *gen) emitLimitFunc() {
@@ -218,7 +218,7 @@ func (g *gen) emitLimitFunc() {
 		rCost, rCap, rNow, rVal = asm.R6, asm.R7, asm.R8, asm.R9
 	)
 	b.label(limitFuncName)
-	b.comment("bf_limit(key, cost, cap): xt_limit's token bucket, HZ %d", g.hz)
+	b.comment("bf_limit_take(key, cost, cap): xt_limit's token bucket, HZ %d", g.hz)
 	b.emit(
 		btf.WithFuncMetadata(asm.StoreMem(asm.R10, -4, asm.R1, asm.Word), btfLimit),
 		asm.Mov.Reg32(rCost, asm.R2),
