@@ -210,3 +210,16 @@ func TestLimitValueText(t *testing.T) {
 func udp4() []byte {
 	return pkt4([4]byte{198, 18, 0, 1}, [4]byte{198, 18, 0, 2}, ProtoUDP, udp(1, 2))[14:]
 }
+
+func TestLimitValidation(t *testing.T) {
+	c := limitChain(3)
+	c.Rules[0].Matches[0].Mask = make([]byte, 8)
+	if err := c.Validate(); err == nil {
+		t.Error("a masked limit validates")
+	}
+	c = limitChain(3)
+	c.Hook = HookXDP
+	if err := c.Validate(); err == nil {
+		t.Error("meta.limit validates on XDP")
+	}
+}
