@@ -2,6 +2,8 @@ package backend
 
 import (
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/bpfilter-go/bpfilter/internal/kconfig"
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -323,11 +325,22 @@ func (g *gen) addLimitMap(spec *ebpf.CollectionSpec, entries uint32) {
 	spec.Maps[LimitMap] = limitMapSpec(entries * uint32(g.limitsPerRule))
 }
 
-// KernelHZ returns the running kernel's CONFIG_HZ (see kconfig.HZ).
+// KernelHZ returns the running kernel's CONFIG_HZ: from its configuration
+// (kconfig.HZ), else measured once (MeasureHZ over 200 ms).
 func KernelHZ() (uint32, error) {
 	hz, err := kconfig.HZ()
-	if err != nil {
-		return 0, fmt.Errorf("meta.limit needs the kernel's HZ: %w", err)
+	if err == nil {
+		return hz, nil
 	}
-	return hz, nil
+	measuredOnce.Do(func() { measured, measureErr = MeasureHZ(200 * time.Millisecond) })
+	if measureErr != nil {
+		return 0, fmt.Errorf("meta.limit needs the kernel's HZ: %w; %w", err, measureErr)
+	}
+	return measured, nil
 }
+
+var (
+	measuredOnce sync.Once
+	measured     uint32
+	measureErr   error
+)

@@ -258,3 +258,24 @@ func TestLimitManyRules(t *testing.T) {
 		t.Fatalf("accepted %v, want %v (two dropped by the burst, then the limit no longer matches)", got, want)
 	}
 }
+
+// TestMeasureHZMatchesConfig: the jiffies a BPF program sees advance at
+// the configuration's HZ, which backs both the configuration reader and
+// the measuring fallback.
+func TestMeasureHZMatchesConfig(t *testing.T) {
+	testenv.RequireBPF(t)
+	hz := kernelHZ(t)
+	var got uint32
+	var err error
+	for try := 0; try < 3; try++ { // a loaded machine can skew one measure
+		if got, err = MeasureHZ(200 * time.Millisecond); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != hz {
+		t.Fatalf("measured HZ %d, configuration says %d", got, hz)
+	}
+}
