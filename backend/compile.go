@@ -37,6 +37,10 @@ type gen struct {
 	verbose *verboseMessages
 	// addrTypeUsed: the program reads AddrTypeMap (addrtype.go).
 	addrTypeUsed bool
+	// hz is the kernel's HZ and limitsPerRule the buckets each counter
+	// slot owns in bf_limit (0: no meta.limit; see limit.go).
+	hz            uint32
+	limitsPerRule int
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -104,6 +108,9 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 		}
 	}
+	if err := g.setupLimits(opts); err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
 	if g.fl == ir.FlavourNF {
 		if g.nf, err = resolveNetfilter(opts.KernelBTF); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -131,6 +138,7 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 		spec.Maps[CountersMap].MaxEntries = g.uc.next
 		userSlots = g.uc.base
 	}
+	g.addLimitMap(spec, spec.Maps[CountersMap].MaxEntries)
 	if err := g.lookupMapSpecs(op, spec); err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
@@ -214,6 +222,7 @@ func (g *gen) emitProgram(p *plan) error {
 	}
 	g.emitFinish()
 	g.emitCountFunc()
+	g.emitLimitFunc() // meta.limit (limit.go)
 	return nil
 }
 
@@ -247,6 +256,9 @@ func (g *gen) emitRule(rp *rulePlan) error {
 		if err := g.emitMatch(m, next); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)
 		}
+	}
+	if err := g.emitLimitParts(rp, int(g.opt.CounterSlot(i)), next); err != nil {
+		return fmt.Errorf("rule %d: %w", i, err)
 	}
 	if r.Verdict.Kind == ir.Continue {
 		// Terminal verdicts count in the exit block.

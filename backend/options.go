@@ -35,6 +35,9 @@ type Options struct {
 	// when a kernel call they make fails (bpfilter --verbose=bpf; see
 	// verbose.go and VerboseMap). Off, the programs are unchanged.
 	VerboseBPF bool
+	// HZ is the kernel's tick rate, which meta.limit's credits per jiffy
+	// depend on (0: KernelHZ, read only when a rule uses meta.limit).
+	HZ uint32
 }
 
 // Defaults of Options.

@@ -93,6 +93,8 @@ type rulePlan struct {
 	rule    *ir.Rule
 	guard   guard
 	matches []*ir.Match
+	// limits are the meta.limit matches and what follows them (limit.go).
+	limits []limitPart
 }
 
 // plan is a chain ready for code generation.
@@ -121,6 +123,7 @@ func makePlan(c *ir.Chain) (*plan, error) {
 			}
 			rp.matches = append(rp.matches, m)
 		}
+		splitLimits(&rp, c) // meta.limit: matches after it run after it
 		p.rules = append(p.rules, rp)
 	}
 	return p, nil

@@ -155,6 +155,9 @@ func (g *gen) emitFrame(p *plan, f frame) error {
 		if err := g.emitMatches(rp, miss); err != nil {
 			return fmt.Errorf("chain %s, rule %d: %w", f.chain.Name, i, err)
 		}
+		if err := g.emitLimitParts(rp, slot, miss); err != nil {
+			return fmt.Errorf("chain %s, rule %d: %w", f.chain.Name, i, err)
+		}
 		if call {
 			body := b.fresh("call_body")
 			b.emit(asm.Ja.Label(body))

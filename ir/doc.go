@@ -25,4 +25,10 @@
 //     destination options, authentication).
 //   - Rules are evaluated in order; the first matching rule with a terminal
 //     verdict decides. CONTINUE runs the rule's actions and goes on.
+//   - A rule's matches are evaluated in order and stop at the first that
+//     fails; this is observable only through meta.limit, the one stateful
+//     match: a packet takes a token from a limit's bucket when it reaches
+//     the match (the matches before it hold). The evaluator stays a pure
+//     function of its inputs: the time and the buckets are explicit
+//     (Packet.Limits, a LimitState it updates; see limit.go).
 package ir

@@ -62,6 +62,9 @@ type Packet struct {
 	// LocalRoutes is the IPv4 routing table the addrtype fields look
 	// addresses up in (see addrtype.go); nil is an empty table.
 	LocalRoutes *LocalRoutes
+	// Limits is the time and the token buckets meta.limit matches read
+	// and update (nil: every bucket is full). See limit.go.
+	Limits *LimitState
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -424,6 +427,9 @@ func MatchHolds(c *Chain, m *Match, p *Packet, pp *Parsed) bool {
 			key = append(key, v...)
 		}
 		return setContains(s, key) != m.Negate
+	}
+	if m.Field == MetaLimit { // stateful: limit.go
+		return limitHolds(c, m, p) != m.Negate
 	}
 	v, ok := FieldValue(m.Field, p, pp)
 	if !ok {

@@ -72,6 +72,8 @@ const (
 	AddrDTypeIif
 	AddrSTypeOif
 	AddrDTypeOif
+	// meta.limit (iptables -m limit): a token bucket, see limit.go.
+	MetaLimit
 	numFields
 )
 
@@ -209,6 +211,8 @@ var (
 		AddrDTypeIif: {Name: "addr.dtype_iif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
 		AddrSTypeOif: {Name: "addr.stype_oif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
 		AddrDTypeOif: {Name: "addr.dtype_oif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
+		// Token bucket (iptables -m limit), stateful: see limit.go.
+		MetaLimit: {Name: "meta.limit", Kind: KindLimit, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
 	}
 	fieldByName = func() map[string]Field {
 		m := make(map[string]Field, numFields)

@@ -143,6 +143,9 @@ func (c *Chain) ruleProblems(rs *Ruleset, r *Rule) []string {
 		if !m.Field.SupportsOp(m.Op) {
 			p = append(p, fmt.Sprintf("matcher %s does not support operator %s", m.Field, m.Op))
 		}
+		if m.Field == MetaLimit && m.Mask != nil { // limit.go
+			p = append(p, fmt.Sprintf("matcher %s takes no mask", m.Field))
+		}
 		w := m.Field.Width()
 		if m.Op == OpRanges {
 			p = append(p, rangesProblems(m)...)

@@ -59,6 +59,9 @@ const (
 	// KindAddrType: u16 address type bits (bit n is route type n, as in
 	// xt_addrtype); comma-separated UNSPEC, UNICAST, LOCAL, ... (addrtype.go).
 	KindAddrType
+	// KindLimit: a token bucket (Limit: period and burst, 8 bytes);
+	// "10/second,burst=5" (see limit.go).
+	KindLimit
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -75,6 +78,8 @@ func (k ValueKind) Width() int {
 		return 16
 	case KindCtState:
 		return 4
+	case KindLimit:
+		return 8
 	case KindNone:
 		return 0
 	}
@@ -254,6 +259,9 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 		return parseCtState(s)
 	case KindAddrType:
 		return parseAddrTypes(s)
+	case KindLimit:
+		v, err := parseLimit(s)
+		return v, nil, err
 	case KindIfindex:
 		if s != "" && s[0] >= '0' && s[0] <= '9' {
 			v, err := parseUint(s, math.MaxUint32-1, false)
@@ -429,6 +437,8 @@ func (k ValueKind) Format(value, mask []byte) string {
 		return formatCtState(Uint(value))
 	case KindAddrType:
 		return formatAddrTypes(Uint(value))
+	case KindLimit:
+		return formatLimit(value)
 	}
 	v := Uint(value)
 	switch k {

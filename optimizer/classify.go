@@ -131,7 +131,8 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		case ir.OpEq:
 			f := canonPort(canonField(m.Field), l4)
 			if !m.Field.Valid() || m.Field == ir.MetaProbability || m.Field == ir.MetaFlowProbability ||
-				m.Field == ir.MetaIifName || m.Field == ir.MetaOifName || m.Field == ir.CtState || m.Field == ir.CtProto {
+				m.Field == ir.MetaIifName || m.Field == ir.MetaOifName || m.Field == ir.CtState || m.Field == ir.CtProto ||
+				m.Field == ir.MetaLimit { // stateful: its bucket must see exactly the packets that reach it
 				return nil, "match on " + m.Field.String()
 			}
 			w := m.Field.Width()

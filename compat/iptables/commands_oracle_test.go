@@ -205,7 +205,12 @@ var kernelCheckSequence = []string{
 
 // TestOracleKernelChecks compares exit statuses, first error lines and
 // blobs with iptables-legacy for rules the kernel refuses by table or hook.
-func TestOracleKernelChecks(t *testing.T) {
+func TestOracleKernelChecks(t *testing.T) { runOracleSequence(t, kernelCheckSequence) }
+
+// runOracleSequence runs the command lines with iptables-legacy in a test
+// network namespace and with this package, comparing exit statuses, first
+// error lines, output and the filter and mangle blobs after every line.
+func runOracleSequence(t *testing.T, lines []string) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "iptables-legacy")
 	ns := testenv.NewNetns(t)
@@ -215,7 +220,7 @@ func TestOracleKernelChecks(t *testing.T) {
 	}
 	defer conn.Close()
 	ours := NewTables(abi.IPv4)
-	for _, line := range kernelCheckSequence {
+	for _, line := range lines {
 		args := strings.Fields(line)
 		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "iptables-legacy"}, args...)...)
 		var lout, lerr bytes.Buffer

@@ -184,7 +184,7 @@ func init() {
 			}
 			v, ok := parseUint(arg, 10000)
 			if !ok {
-				return paramErr("limit: Bad value for \"--limit-burst\" option: \"%s\"", arg)
+				return paramErr("limit: bad value for option \"--limit-burst\", or out of range (0-10000).")
 			}
 			l.Burst = uint32(v)
 			return nil
@@ -203,13 +203,7 @@ func init() {
 			writeRate(w, l.Avg)
 			fmt.Fprintf(w, " burst %d", l.Burst)
 		},
-		kernelCheck: func(fam abi.Family, ip *abi.IPHeader, info xt.Info, hook int) error {
-			l := info.(*xt.Limit)
-			if l.Burst == 0 || l.Avg*l.Burst < l.Avg {
-				return fmt.Errorf("limit: overflow, try lower: %d/%d", l.Avg, l.Burst)
-			}
-			return nil
-		},
+		kernelCheck: limitKernelCheck, // ext_limit.go
 	})
 	registerExt(&ext{
 		name: "addrtype", kind: xt.Match, rev: 1,

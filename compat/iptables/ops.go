@@ -110,13 +110,13 @@ func checkTable(fam abi.Family, t *abi.Table) error {
 				for h := range abi.NumHooks {
 					if mask&(1<<h) != 0 {
 						if err := e.kernelCheck(fam, &r.IP, info, h); err != nil {
-							return fmt.Errorf("%w (%v)", errInvalidArg, err)
+							return kernelCheckErr(err)
 						}
 					}
 				}
 				if mask == 0 {
 					if err := e.kernelCheck(fam, &r.IP, info, -1); err != nil {
-						return fmt.Errorf("%w (%v)", errInvalidArg, err)
+						return kernelCheckErr(err)
 					}
 				}
 				return nil

@@ -34,6 +34,7 @@
 //	mark --mark v/m, !         meta.mark eq under the mask
 //	length, !                  ip4.len range; IPv6: ip6.plen ranges for (u16)(plen + 40)
 //	ttl / hl eq ne lt gt       ip4.ttl / ip6.hoplimit eq, not eq, range
+//	limit --limit r --limit-burst b  meta.limit token bucket (xt_limit: jiffies, HZ, credits; ! refused by iptables)
 //	comment                    kept in the rule's text only
 //	ACCEPT DROP RETURN -j -g   verdicts; a rule without -j is CONTINUE (it only counts)
 //	LOG --log-prefix           log action (the chain's ring buffer), CONTINUE
@@ -44,7 +45,7 @@
 // truncated headers; the IR counts a parse error and does not match).
 // ct.state needs conntrack active in the namespace: see compat/nfsemantics.
 // Everything else (Unsupported, other conntrack criteria, multiport
-// --ports, IPv6 iprange, --tcp-option, limit...) is refused with an *Error
+// --ports, IPv6 iprange, --tcp-option...) is refused with an *Error
 // naming the chain, the rule (its -S text, Options.RuleText) and the
 // feature; nothing is returned then.
 package translate

@@ -43,6 +43,8 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 		return rc.iprange(info)
 	case *xt.TTL:
 		return rc.ttl(m.Name, info)
+	case *xt.Limit:
+		return rc.limit(info)
 	case *xt.MarkMatch:
 		// mark_mt: ((skb->mark & mask) == mark) ^ invert.
 		rc.add(ir.Match{Field: ir.MetaMark, Op: ir.OpEq, Negate: info.Invert != 0, Value: be(uint64(info.Mark), 4), Mask: be(uint64(info.Mask), 4)})
