@@ -26,6 +26,9 @@ func combinable(m *ir.Match) bool {
 	case ir.MetaIifName, ir.MetaOifName, ir.CtState, ir.CtProto:
 		return false // kernel struct loads with scratch registers (field_nf.go)
 	}
+	if ir.IsCtEntryField(m.Field) {
+		return false // helper calls clobber regAcc (field_ct.go)
+	}
 	w := m.Field.Width()
 	if !m.Field.Valid() || len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {
 		return false

@@ -35,6 +35,9 @@ type Options struct {
 	// when a kernel call they make fails (bpfilter --verbose=bpf; see
 	// verbose.go and VerboseMap). Off, the programs are unchanged.
 	VerboseBPF bool
+	// KernelHZ is the HZ of the kernel the program will run on, for
+	// ct.expire (0: the running kernel's CONFIG_HZ, see RunningKernelHZ).
+	KernelHZ uint32
 }
 
 // Defaults of Options.

@@ -55,6 +55,9 @@ type Packet struct {
 	// CtProto is the layer 4 protocol of the conntrack entry's original
 	// tuple (ct.proto), meaningful when NFCT has an entry.
 	CtProto uint8
+	// Ct is the rest of the conntrack entry (ir/conntrack.go), meaningful
+	// when NFCT has an entry.
+	Ct CtEntry
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -202,6 +205,9 @@ func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 	switch f {
 	case MetaIifName, MetaOifName, CtState, CtProto:
 		return netfilterFieldValue(f, p)
+	case CtDir, CtStatus, CtExpire, CtOrigSaddr4, CtOrigDaddr4, CtReplSaddr4, CtReplDaddr4,
+		CtOrigSaddr6, CtOrigDaddr6, CtReplSaddr6, CtReplDaddr6, CtOrigSport, CtOrigDport, CtReplSport, CtReplDport:
+		return ctEntryFieldValue(f, p) // ir/conntrack.go
 	case MetaIface:
 		return putUint(uint64(p.Ifindex), 4), true
 	case MetaL3Proto:
@@ -415,6 +421,9 @@ func MatchHolds(c *Chain, m *Match, p *Packet, pp *Parsed) bool {
 			key = append(key, v...)
 		}
 		return setContains(s, key) != m.Negate
+	}
+	if ctEntryHolds(m, p) {
+		return true // no conntrack entry: see ir/conntrack.go
 	}
 	v, ok := FieldValue(m.Field, p, pp)
 	if !ok {

@@ -56,6 +56,12 @@ const (
 	KindCtState
 	// KindU16: u16, decimal or 0x hexadecimal.
 	KindU16
+	// KindCtDir: u8 conntrack direction, ORIGINAL (0) or REPLY (1)
+	// (ir/conntrack.go).
+	KindCtDir
+	// KindCtStatus: u32 conntrack status bits; comma-separated EXPECTED,
+	// SEEN_REPLY, ASSURED, CONFIRMED, or NONE (ir/conntrack.go).
+	KindCtStatus
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -70,7 +76,7 @@ func (k ValueKind) Width() int {
 		return 4
 	case KindIPv6, KindIPv6Prefix, KindIfName:
 		return 16
-	case KindCtState:
+	case KindCtState, KindCtStatus:
 		return 4
 	case KindNone:
 		return 0
@@ -249,6 +255,8 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 		return putUint(v, 2), nil, nil
 	case KindCtState:
 		return parseCtState(s)
+	case KindCtDir, KindCtStatus:
+		return parseCtEntryKind(k, s)
 	case KindIfindex:
 		if s != "" && s[0] >= '0' && s[0] <= '9' {
 			v, err := parseUint(s, math.MaxUint32-1, false)
@@ -422,6 +430,8 @@ func (k ValueKind) Format(value, mask []byte) string {
 		return formatIfName(value, mask)
 	case KindCtState:
 		return formatCtState(Uint(value))
+	case KindCtDir, KindCtStatus:
+		return formatCtEntryKind(k, Uint(value))
 	}
 	v := Uint(value)
 	switch k {
