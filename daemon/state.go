@@ -83,6 +83,9 @@ type State struct {
 	// the network namespaces where the daemon holds one.
 	ct     ctKeeper
 	ctKept map[uint64]bool
+	// iptRejectAsDrop translates iptables REJECT as DROP, with a warning
+	// (--iptables-reject-as-drop; ipt_reject.go).
+	iptRejectAsDrop bool
 	// crashHook, when set (tests), is called at named points of an update
 	// and may stop the process there.
 	crashHook func(point string)
@@ -97,6 +100,9 @@ type StateConfig struct {
 	PinRoot string
 	// ContextFile is where the context is saved; empty: transient.
 	ContextFile string
+	// IptablesRejectAsDrop translates iptables REJECT rules as DROP, with
+	// a warning per rule, instead of refusing them.
+	IptablesRejectAsDrop bool
 }
 
 // NewState returns an empty runtime context.
@@ -113,6 +119,7 @@ func NewState(cfg StateConfig) *State {
 		loader: cfg.Loader, ns: ns, log: lg, chains: map[string]*entry{},
 		nextGen: 1, pinRoot: cfg.PinRoot, ctxFile: cfg.ContextFile,
 		ct: netlinkKeeper{}, ctKept: map[uint64]bool{},
+		iptRejectAsDrop: cfg.IptablesRejectAsDrop,
 	}
 }
 
