@@ -44,6 +44,8 @@ const (
 	CtStatusSeenReply = 1 << 1
 	CtStatusAssured   = 1 << 2
 	CtStatusConfirmed = 1 << 3
+	CtStatusSrcNAT    = 1 << 4
+	CtStatusDstNAT    = 1 << 5
 )
 
 var (
@@ -51,6 +53,7 @@ var (
 	ctStatusNames = []namedNum{
 		{"EXPECTED", CtStatusExpected}, {"SEEN_REPLY", CtStatusSeenReply},
 		{"ASSURED", CtStatusAssured}, {"CONFIRMED", CtStatusConfirmed},
+		{"SRC_NAT", CtStatusSrcNAT}, {"DST_NAT", CtStatusDstNAT},
 	}
 )
 
@@ -161,7 +164,7 @@ func parseCtEntryKind(k ValueKind, s string) ([]byte, []byte, error) {
 			n, ok = x, err == nil
 		}
 		if !ok {
-			return nil, nil, fmt.Errorf("unknown conntrack status %q (use NONE, EXPECTED, SEEN_REPLY, ASSURED or CONFIRMED)", part)
+			return nil, nil, fmt.Errorf("unknown conntrack status %q (use NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED, SRC_NAT or DST_NAT)", part)
 		}
 		v |= n
 	}

@@ -81,7 +81,7 @@ func TestCtEntryValues(t *testing.T) {
 	}{
 		{KindCtDir, "original", "ORIGINAL"}, {KindCtDir, "REPLY", "REPLY"},
 		{KindCtStatus, "NONE", "NONE"}, {KindCtStatus, "seen_reply,ASSURED", "SEEN_REPLY,ASSURED"},
-		{KindCtStatus, "CONFIRMED,EXPECTED", "EXPECTED,CONFIRMED"}, {KindCtStatus, "0x30", "0x30"},
+		{KindCtStatus, "CONFIRMED,EXPECTED", "EXPECTED,CONFIRMED"}, {KindCtStatus, "0x30", "SRC_NAT,DST_NAT"}, {KindCtStatus, "0x41", "EXPECTED,0x40"},
 	} {
 		v, _, err := x.k.Parse(x.in, ParseEnv{})
 		if err != nil {

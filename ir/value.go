@@ -60,7 +60,8 @@ const (
 	// (ir/conntrack.go).
 	KindCtDir
 	// KindCtStatus: u32 conntrack status bits; comma-separated EXPECTED,
-	// SEEN_REPLY, ASSURED, CONFIRMED, or NONE (ir/conntrack.go).
+	// SEEN_REPLY, ASSURED, CONFIRMED, SRC_NAT, DST_NAT, or NONE
+	// (ir/conntrack.go).
 	KindCtStatus
 )
 

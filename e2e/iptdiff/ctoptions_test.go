@@ -2,6 +2,7 @@ package iptdiff
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,78 @@ func TestDiffConntrackOptions(t *testing.T) {
 	t.Logf("%d probes, %d delivered by iptables-legacy (%d of %d flow probes), %d differences", len(probes), delivered, flowDelivered, flowProbes, bad)
 	if flowDelivered == 0 || flowDelivered == flowProbes || delivered == len(probes) {
 		t.Errorf("the ruleset delivered %d of %d flow probes and %d of %d probes: the comparison tests too little", flowDelivered, flowProbes, delivered, len(probes))
+	}
+}
+
+// ctNATTable redirects port 8080 to 80 in PREROUTING (IPS_DST_NAT): it
+// is loaded with iptables-legacy on both sides, bpfilter only filters.
+const ctNATTable = `*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p udp -m udp --dport 8080 -j REDIRECT --to-ports 80
+-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80
+COMMIT
+`
+
+const ctNATFilter = `*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p udp -m conntrack --ctstate DNAT -j ACCEPT
+-A INPUT -p tcp -m conntrack ! --ctstate INVALID,DNAT -m tcp --dport 80 -j ACCEPT
+-A INPUT -p tcp -m conntrack --ctstate SNAT -j ACCEPT
+-A INPUT -p icmp -m conntrack ! --ctstate SNAT,DNAT --ctproto icmp -j ACCEPT
+COMMIT
+`
+
+// TestDiffConntrackNAT compares --ctstate SNAT/DNAT (the entry's NAT
+// status bits) with iptables-legacy, with a REDIRECT in the kernel's nat
+// table on both sides.
+func TestDiffConntrackNAT(t *testing.T) {
+	requireEnv(t)
+	kern, bpf := newSide(t, "iptables-legacy"), newSide(t, "bpfilter")
+	sides := []*side{kern, bpf}
+	for _, sd := range sides {
+		sd.enableConntrack(t)
+	}
+	kern.loadKernel(t, ctNATTable+ctNATFilter, "")
+	bpf.loadKernel(t, ctNATTable, "")
+	bpf.loadBpfilter(t, ctNATFilter, "")
+	// Targeted probes to the redirected port (UDP and TCP SYN, several
+	// source ports and local addresses), then random ones.
+	var probes []probe
+	for i, sport := range []uint16{1000, 2000, 3000, 4000, 5000} {
+		dst := kern.recv4.As4()
+		dst[3] = byte(2 + i)
+		d := netip.AddrFrom4(dst)
+		for _, h := range []l4{{proto: 17, sport: sport, dport: 8080}, {proto: 6, sport: sport, dport: 8080, tcpFlags: 0x02}, {proto: 6, sport: sport, dport: 80, tcpFlags: 0x02}} {
+			m := markerFor(uint32(len(probes)))
+			probes = append(probes, probe{desc: describe(senderV4, d, h, 64), marker: m, ip: ipPacket(senderV4, d, h.proto, 64, h.encode(senderV4, d, m))})
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 9))
+	probes = append(probes, randomProbes(r, 300, false, uint32(len(probes)), kern.recv4, kern.recv6)...)
+	got := deliver(t, sides, probes)
+	var bad, delivered, nat int
+	for i, p := range probes {
+		id := uint32(i)
+		if strings.Contains(p.desc, " > 8080 ") {
+			nat++
+		}
+		if got[0][id] {
+			delivered++
+		}
+		if got[0][id] != got[1][id] {
+			bad++
+			if bad <= 20 {
+				t.Errorf("%s: iptables-legacy delivered=%v, bpfilter delivered=%v", p.desc, got[0][id], got[1][id])
+			}
+		}
+	}
+	t.Logf("%d probes (%d to port 8080), %d delivered by iptables-legacy, %d differences", len(probes), nat, delivered, bad)
+	if delivered == 0 || delivered == len(probes) || nat == 0 {
+		t.Errorf("the comparison tests too little: %d of %d delivered, %d redirected", delivered, len(probes), nat)
 	}
 }

@@ -23,10 +23,9 @@ const ctEntryStates = ir.CtStateEstablished | ir.CtStateRelated | ir.CtStateNew
 // (ct.state any NEW,ESTABLISHED,RELATED).
 func (rc *ruleCtx) conntrack(c *xt.Conntrack) error {
 	if c.MatchFlags&xt.CTState != 0 {
-		if c.StateMask&(xt.CTStateSNAT|xt.CTStateDNAT) != 0 {
-			return rc.refuse("--ctstate SNAT/DNAT", "the NAT status bits of the conntrack entry are not read")
+		if err := rc.ctState(c.StateMask, c.InvertFlags&xt.CTState != 0); err != nil {
+			return err
 		}
-		rc.addCtState(uint32(c.StateMask)&ctStates, c.InvertFlags&xt.CTState != 0)
 	} else {
 		rc.addCtState(ctEntryStates, false)
 	}
@@ -104,6 +103,39 @@ func (rc *ruleCtx) conntrack(c *xt.Conntrack) error {
 			return rc.refuse(fmt.Sprintf("--ctexpire %d:%d", c.ExpiresMin, c.ExpiresMax), err.Error())
 		}
 		rc.add(m)
+	}
+	return nil
+}
+
+// ctState translates --ctstate: !!(state_mask & statebit) ^ invert, where
+// statebit has SNAT and DNAT added when the entry's status has
+// IPS_SRC_NAT or IPS_DST_NAT. Those bits are matched on ct.status: alone,
+// "the entry has one of the NAT bits"; inverted, with the other states,
+// "none of the states and none of the NAT bits" (the fields hold without
+// an entry, as the inverted criterion does). Not inverted, NAT bits
+// together with other states would need a disjunction and are refused.
+func (rc *ruleCtx) ctState(mask uint16, inv bool) error {
+	var nat uint64
+	if mask&xt.CTStateSNAT != 0 {
+		nat |= ir.CtStatusSrcNAT
+	}
+	if mask&xt.CTStateDNAT != 0 {
+		nat |= ir.CtStatusDstNAT
+	}
+	base := uint32(mask) & ctStates
+	switch {
+	case nat == 0:
+		rc.addCtState(base, inv)
+	case inv:
+		if base != 0 {
+			rc.addCtState(base, true)
+		}
+		rc.add(ir.Match{Field: ir.CtStatus, Op: ir.OpAny, Negate: true, Value: ir.KindCtStatus.UintValue(nat)})
+	case base == 0:
+		rc.addCtState(ctEntryStates, false)
+		rc.add(ir.Match{Field: ir.CtStatus, Op: ir.OpAny, Value: ir.KindCtStatus.UintValue(nat)})
+	default:
+		return rc.refuse("--ctstate SNAT/DNAT together with other states", "either the state or the NAT status may hold: the IR has no disjunction within a rule")
 	}
 	return nil
 }
