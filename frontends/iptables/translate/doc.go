@@ -47,7 +47,7 @@
 // modules return false on fragments and short headers (they also hotdrop
 // truncated headers; the IR counts a parse error and does not match).
 // ct.state needs conntrack active in the namespace: see compat/nfsemantics.
-// Everything else (Unsupported, --ctstate SNAT/DNAT, multiport
+// Everything else (Unsupported, --ctstate SNAT/DNAT with other states, multiport
 // --ports, IPv6 iprange, --tcp-option, limit...) is refused with an *Error
 // naming the chain, the rule (its -S text, Options.RuleText) and the
 // feature; nothing is returned then.
