@@ -80,7 +80,12 @@ type CtEntry struct {
 // status, timeout or the packet's direction (ct.proto included): the
 // fields that hold for packets without an entry.
 func IsCtEntryField(f Field) bool {
-	return f == CtProto || (f >= CtDir && f <= CtReplDport)
+	switch f {
+	case CtProto, CtDir, CtStatus, CtExpire, CtOrigSaddr4, CtOrigDaddr4, CtReplSaddr4, CtReplDaddr4,
+		CtOrigSaddr6, CtOrigDaddr6, CtReplSaddr6, CtReplDaddr6, CtOrigSport, CtOrigDport, CtReplSport, CtReplDport:
+		return true
+	}
+	return false
 }
 
 // ReadsConntrack reports whether f needs connection tracking (ct.state
