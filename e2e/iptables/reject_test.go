@@ -1,8 +1,11 @@
 package iptablese2e
 
 import (
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
 )
@@ -93,5 +96,33 @@ func TestImportRejectAsDrop(t *testing.T) {
 	want := "-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 23 -j DROP\n-A INPUT -p udp -m udp --dport 53 -j ACCEPT\n"
 	if s := d.mustTool("iptables", "-S", "INPUT"); s != want {
 		t.Errorf("iptables -S INPUT after import --reject-as-drop:\n%s\nwant:\n%s", s, want)
+	}
+}
+
+// TestRejectAsDropRestart: a standard-mode daemon whose stored table holds
+// a REJECT rule does not start without --iptables-reject-as-drop (it says
+// why, and the pinned chain keeps dropping), and starts with it.
+func TestRejectAsDropRestart(t *testing.T) {
+	e := newTrafficEnv(t, "--iptables-reject-as-drop")
+	d := e.d
+	d.mustTool("iptables", rejectRule...)
+	d.stop()
+	cmd := exec.Command("nsenter", "--net="+d.ns.Path, filepath.Join(binDir, "bpfilter"), "--runtime-dir", d.run, "--bpffs-path", d.bpffs)
+	timer := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	out, err := cmd.CombinedOutput()
+	timer.Stop()
+	if err == nil || !strings.Contains(string(out), "target REJECT is not supported") || !strings.Contains(string(out), "--iptables-reject-as-drop") {
+		t.Fatalf("restart without the flag: %v\n%s", err, out)
+	}
+	if n := e.udp(t, false, 9001, 3); n != 0 {
+		t.Errorf("udp 9001: %d/3 delivered while the daemon is down; the pinned chain must still drop", n)
+	}
+	d2 := &daemon{t: t, ns: d.ns, run: d.run, bpffs: d.bpffs, args: []string{"--iptables-reject-as-drop"}}
+	d2.start()
+	if s := d2.mustTool("iptables", "-S", "INPUT"); !strings.Contains(s, "--dport 9001 -j REJECT") {
+		t.Errorf("iptables -S after restart:\n%s", s)
+	}
+	if n := e.udp(t, false, 9001, 3); n != 0 {
+		t.Errorf("udp 9001 after restart: %d/3 delivered", n)
 	}
 }
