@@ -86,11 +86,7 @@ func (rc *ruleCtx) conntrack(c *xt.Conntrack) error {
 			continue
 		}
 		// port_match: (min <= ntohs(u.all) <= max) ^ invert.
-		m, err := rangeMatch(p.f, uint64(p.lo), uint64(p.hi), inv(p.flag))
-		if err != nil {
-			return rc.refuse(fmt.Sprintf("%s %d:%d", p.opt, p.lo, p.hi), err.Error())
-		}
-		rc.add(m)
+		rc.addRange(p.f, uint64(p.lo), uint64(p.hi), inv(p.flag))
 	}
 	if c.MatchFlags&xt.CTStatus != 0 {
 		// !!(status_mask & ct->status) ^ invert.
@@ -98,11 +94,7 @@ func (rc *ruleCtx) conntrack(c *xt.Conntrack) error {
 	}
 	if c.MatchFlags&xt.CTExpires != 0 {
 		// (min <= nf_ct_expires(ct) / HZ <= max) ^ invert.
-		m, err := rangeMatch(ir.CtExpire, uint64(c.ExpiresMin), uint64(c.ExpiresMax), inv(xt.CTExpires))
-		if err != nil {
-			return rc.refuse(fmt.Sprintf("--ctexpire %d:%d", c.ExpiresMin, c.ExpiresMax), err.Error())
-		}
-		rc.add(m)
+		rc.addRange(ir.CtExpire, uint64(c.ExpiresMin), uint64(c.ExpiresMax), inv(xt.CTExpires))
 	}
 	return nil
 }
@@ -140,16 +132,22 @@ func (rc *ruleCtx) ctState(mask uint16, inv bool) error {
 	return nil
 }
 
-// rangeMatch is "lo <= f <= hi", an eq match when lo == hi.
-func rangeMatch(f ir.Field, lo, hi uint64, neg bool) (ir.Match, error) {
-	if lo > hi {
-		return ir.Match{}, fmt.Errorf("the range is empty (never matches)")
-	}
+// addRange adds "lo <= f <= hi" (an eq match when lo == hi), inverted
+// with neg. iptables accepts reversed bounds (lo > hi), which never hold:
+// inverted, the criterion holds for every entry and adds nothing; not
+// inverted, it holds for none, which "ct.status any NONE" (never true
+// with an entry, and holding without one like every entry field) says.
+func (rc *ruleCtx) addRange(f ir.Field, lo, hi uint64, neg bool) {
 	k := f.Info().Kind
-	if lo == hi {
-		return ir.Match{Field: f, Op: ir.OpEq, Negate: neg, Value: k.UintValue(lo)}, nil
+	switch {
+	case lo > hi && neg:
+	case lo > hi:
+		rc.add(ir.Match{Field: ir.CtStatus, Op: ir.OpAny, Value: ir.KindCtStatus.UintValue(0)})
+	case lo == hi:
+		rc.add(ir.Match{Field: f, Op: ir.OpEq, Negate: neg, Value: k.UintValue(lo)})
+	default:
+		rc.add(ir.Match{Field: f, Op: ir.OpRange, Negate: neg, Value: k.UintValue(lo), High: k.UintValue(hi)})
 	}
-	return ir.Match{Field: f, Op: ir.OpRange, Negate: neg, Value: k.UintValue(lo), High: k.UintValue(hi)}, nil
 }
 
 // xtStateUntracked is XT_STATE_UNTRACKED of match state revision 0.
