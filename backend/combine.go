@@ -28,6 +28,9 @@ func combinable(m *ir.Match) bool {
 	case ir.AddrSType, ir.AddrDType, ir.AddrSTypeIif, ir.AddrDTypeIif, ir.AddrSTypeOif, ir.AddrDTypeOif:
 		return false // a map lookup clobbers regAcc (addrtype.go)
 	}
+	if ir.IsCtEntryField(m.Field) {
+		return false // helper calls clobber regAcc (field_ct.go)
+	}
 	w := m.Field.Width()
 	if !m.Field.Valid() || len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {
 		return false

@@ -115,6 +115,7 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 		if g.nf, err = resolveNetfilter(opts.KernelBTF); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 		}
+		g.nf.hz = opts.HZ
 	}
 	progType, attach, err := programType(c.Hook)
 	if err != nil {

@@ -30,6 +30,7 @@ func resolveNetfilterFields(spec *btf.Spec, o *nfOffsets) {
 	if off, err := memberPath(spec, "nf_conn", "tuplehash", "tuple", "dst", "protonum"); err == nil {
 		o.ctProtonum = off
 	}
+	o.ct = resolveCtEntry(spec) // field_ct.go
 }
 
 // memberPath is the offset of a nested member (arrays: their first
@@ -85,37 +86,6 @@ func findMemberType(ms []btf.Member, name string) (uint32, btf.Type, bool) {
 		}
 	}
 	return 0, nil, false
-}
-
-// emitCtProtoMatch compares the protocol of the conntrack entry's
-// original tuple, read with bpf_probe_read_kernel from the entry skb->_nfct
-// points to; without an entry the match is false, also negated.
-func (g *gen) emitCtProtoMatch(m *ir.Match, next string) error {
-	if g.fl != ir.FlavourNF || g.nf == nil {
-		return fmt.Errorf("matcher %s is only supported on netfilter hooks", m.Field)
-	}
-	if g.nf.skbNfct < 0 || g.nf.ctProtonum < 0 {
-		return fmt.Errorf("matcher %s needs a kernel with connection tracking (struct nf_conn)", m.Field)
-	}
-	if m.Op != ir.OpEq || len(m.Value) != 1 || (m.Mask != nil && len(m.Mask) != 1) {
-		return fmt.Errorf("matcher %s: malformed match", m.Field)
-	}
-	b := g.b
-	b.emit(
-		asm.LoadMem(asm.R3, regCtx, nfCtxSkb, asm.DWord),
-		asm.LoadMem(asm.R3, asm.R3, g.nf.skbNfct, asm.DWord),
-		asm.And.Imm(asm.R3, ^int32(ir.NFCTInfoMask)),
-		asm.JEq.Imm(asm.R3, 0, next),
-		asm.Add.Imm(asm.R3, int32(g.nf.ctProtonum)),
-		asm.Mov.Reg(asm.R1, asm.R10),
-		asm.Add.Imm(asm.R1, stackScratch),
-		asm.Mov.Imm(asm.R2, 1),
-		asm.FnProbeReadKernel.Call(),
-		asm.JNE.Imm(asm.R0, 0, next),
-		asm.LoadMem(asm.R1, asm.R10, stackScratch, asm.Byte),
-	)
-	g.emitEq(m, reprHost, next)
-	return nil
 }
 
 // emitIfNameMatch compares the 16-byte device name with the match's value

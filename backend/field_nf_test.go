@@ -41,10 +41,11 @@ func TestNetfilterFieldsMatchEval(t *testing.T) {
 			ms = append(ms, ctMatch(ir.OpAny, bits, neg), ctMatch(ir.OpEq, bits, neg))
 		}
 	}
-	// Test runs carry no conntrack entry: ct.proto is absent, false also
-	// when negated (the diff test in e2e/iptdiff covers entries).
+	// Test runs carry no conntrack entry: the entry fields hold, also
+	// when negated (TestCtEntryTraffic and the diff test in e2e/iptdiff
+	// cover entries). Every field is compiled and verified here.
 	for _, neg := range []bool{false, true} {
-		ms = append(ms, ir.Match{Field: ir.CtProto, Op: ir.OpEq, Negate: neg, Value: []byte{ir.ProtoTCP}})
+		ms = append(ms, ctEntryMatches(neg)...)
 	}
 	frames := [][]byte{tcp4("198.18.0.1", "198.18.0.2", 1234, 80, 0x02), tcp6("fd00:198:18::1", "fd00:198:18::2", 1234, 80, 0x10)}
 	for _, h := range []ir.Hook{ir.HookNFPreRouting, ir.HookNFLocalIn, ir.HookNFForward, ir.HookNFLocalOut, ir.HookNFPostRouting} {

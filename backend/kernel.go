@@ -21,6 +21,10 @@ type nfOffsets struct {
 	// ctProtonum is the offset of the original tuple's protocol in
 	// struct nf_conn (-1: missing), for ct.proto.
 	ctProtonum int16
+	// ct holds the other conntrack entry offsets and hz the kernel's HZ
+	// (field_ct.go).
+	ct ctEntryOffsets
+	hz uint32
 }
 
 // resolveNetfilter reads the offsets netfilter programs use from spec.

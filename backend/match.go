@@ -51,8 +51,8 @@ func (g *gen) emitMatch(m *ir.Match, next string) error {
 		return g.emitIfNameMatch(m, next)
 	case m.Op == ir.OpRanges:
 		return g.emitRangesMatch(m, next)
-	case m.Field == ir.CtProto:
-		return g.emitCtProtoMatch(m, next)
+	case ir.IsCtEntryField(m.Field):
+		return g.emitCtEntryMatch(m, next) // field_ct.go
 	}
 	w := m.Field.Width()
 	if len(m.Value) != w || (m.Mask != nil && len(m.Mask) != w) {
@@ -152,6 +152,11 @@ func (g *gen) emitEq16(m *ir.Match, next string) error {
 	if err != nil {
 		return err
 	}
+	return g.emitEq16At(m, off, next)
+}
+
+// emitEq16At compares the 16 bytes at stack offset off with m's operand.
+func (g *gen) emitEq16At(m *ir.Match, off int16, next string) error {
 	val, mask := m.Value, m.Mask
 	if mask == nil {
 		mask = bytes.Repeat([]byte{0xff}, 16)

@@ -35,8 +35,9 @@ type Options struct {
 	// when a kernel call they make fails (bpfilter --verbose=bpf; see
 	// verbose.go and VerboseMap). Off, the programs are unchanged.
 	VerboseBPF bool
-	// HZ is the kernel's tick rate, which meta.limit's credits per jiffy
-	// depend on (0: KernelHZ, read only when a rule uses meta.limit).
+	// HZ is the tick rate of the kernel the program will run on, which
+	// meta.limit's credits per jiffy and ct.expire's seconds depend on
+	// (0: KernelHZ, read only when a rule needs it).
 	HZ uint32
 }
 

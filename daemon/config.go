@@ -29,6 +29,10 @@ type Config struct {
 	Verbose map[string]bool
 	// BufferLenPow is the verifier log size as a power of two (0: default).
 	BufferLenPow uint8
+	// IptablesRejectAsDrop translates iptables REJECT rules as DROP, with
+	// a logged warning per rule (--iptables-reject-as-drop). Off, they
+	// are refused.
+	IptablesRejectAsDrop bool
 }
 
 // ErrExit is returned by ParseFlags when a flag like --help asked to print
@@ -36,7 +40,7 @@ type Config struct {
 var ErrExit = errors.New("exit requested")
 
 const usageLine = "Usage: bpfilter [-t|--transient] [--no-cli] [--no-nftables] [--no-iptables] [--with-bpf-token]\n" +
-	"                [--bpffs-path PATH] [--runtime-dir DIR] [--socket-group GROUP]\n" +
+	"                [--bpffs-path PATH] [--runtime-dir DIR] [--socket-group GROUP] [--iptables-reject-as-drop]\n" +
 	"                [-v|--verbose=debug|bpf|bytecode]... [-b|--buffer-len=POW] [--usage] [-?|--help] [--version]\n"
 
 // ParseFlags parses the daemon's arguments. --help, --usage and --version
@@ -53,6 +57,7 @@ func ParseFlags(args []string, out io.Writer) (*Config, error) {
 	fs.BoolVar(&cfg.WithBPFToken, "with-bpf-token", false, "create a BPF token from the bpffs and use it for every bpf() call (Linux 6.9+)")
 	fs.StringVar(&cfg.BPFFSPath, "bpffs-path", "/sys/fs/bpf", "BPF filesystem to pin objects in (under its bpfilter directory)")
 	fs.StringVar(&cfg.RuntimeDir, "runtime-dir", "/run/bpfilter", "directory of the socket, the lock and the saved context")
+	fs.BoolVar(&cfg.IptablesRejectAsDrop, "iptables-reject-as-drop", false, "translate iptables REJECT rules as DROP (no ICMP error or TCP reset is sent), logging a warning per rule; without it they are refused")
 	group := fs.String("socket-group", "", "group allowed to use the socket besides root (name or gid)")
 	verbose := fs.StringSliceP("verbose", "v", nil, "verbose output: debug, bpf, bytecode (repeatable)")
 	buflen := fs.Uint8P("buffer-len", "b", 0, "verifier log buffer size as a power of two (with --verbose)")

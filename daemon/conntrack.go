@@ -146,6 +146,13 @@ func (s *State) ctRemove(p *plan, id uint64) error {
 		delete(s.ctKept, id)
 		return nil
 	}
+	if errors.Is(err, nfsemantics.ErrForeignKeeper) {
+		// Replaced by someone else's table since the daemon installed
+		// it: not the daemon's to delete.
+		s.log.Warn("the conntrack keeper table is no longer bpfilter's; left in place", "netns", id, "err", err)
+		delete(s.ctKept, id)
+		return nil
+	}
 	return err
 }
 

@@ -28,11 +28,15 @@ func iptPrefix(fam abi.Family) string {
 	return translate.ChainName(fam, "", true)
 }
 
-// iptTranslate translates a family's filter table into IR chains.
-func iptTranslate(t *abi.Table) (*ir.Ruleset, error) {
+// iptTranslate translates a family's filter table into IR chains; REJECT
+// becomes DROP with a logged warning when the daemon runs with
+// --iptables-reject-as-drop (ipt_reject.go).
+func (s *State) iptTranslate(t *abi.Table) (*ir.Ruleset, error) {
 	rs, err := translate.Table(t, translate.Options{
-		Priorities: iptPriorities[t.Family],
-		RuleText:   compat.RuleString,
+		Priorities:   iptPriorities[t.Family],
+		RuleText:     compat.RuleString,
+		RejectAsDrop: s.iptRejectAsDrop,
+		Warn:         s.iptWarn(t.Family),
 	})
 	if err != nil {
 		var te *translate.Error

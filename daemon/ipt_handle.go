@@ -50,7 +50,7 @@ func (s *Server) dispatchIpt(req *proto.Request, peer Peer) (*proto.Response, er
 	case proto.CmdIptAddCounters:
 		return &proto.Response{}, st.IptAddCounters(fam, req.Blob)
 	case proto.CmdIptRevisionMatch, proto.CmdIptRevisionTarget:
-		rev, err := IptRevision(fam, req.Cmd == proto.CmdIptRevisionTarget, req.Blob)
+		rev, err := st.iptRevision(fam, req.Cmd == proto.CmdIptRevisionTarget, req.Blob)
 		return &proto.Response{Revision: rev}, err
 	}
 	return nil, errorf(proto.EINVAL, "command %s is not handled here", req.Cmd)

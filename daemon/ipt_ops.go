@@ -49,7 +49,7 @@ func (s *State) IptReplace(fam abi.Family, req []byte, peer Peer, dryRun bool) (
 	if err := compat.CheckTable(fam, nt.table); err != nil {
 		return nil, errorf(proto.EINVAL, "%s replace: %w", famTool(fam), err)
 	}
-	rs, err := iptTranslate(nt.table)
+	rs, err := s.iptTranslate(nt.table)
 	if err != nil {
 		return nil, err
 	}

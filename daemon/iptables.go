@@ -35,7 +35,7 @@ func (s *State) ensureIptables(enabled bool, self Peer) error {
 			if err != nil {
 				return err
 			}
-			rs, err := iptTranslate(t.table)
+			rs, err := s.iptTranslate(t.table)
 			if err != nil {
 				return err
 			}

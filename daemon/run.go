@@ -112,7 +112,10 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) error {
 		opts.Token = tok
 		lg.Info("BPF token created", "bpffs", cfg.BPFFSPath)
 	}
-	scfg := StateConfig{Loader: nil, Log: lg}
+	scfg := StateConfig{Loader: nil, Log: lg, IptablesRejectAsDrop: cfg.IptablesRejectAsDrop}
+	if cfg.IptablesRejectAsDrop {
+		lg.Warn("--iptables-reject-as-drop: iptables REJECT rules drop packets without sending the ICMP error or TCP reset")
+	}
 	if !cfg.Transient {
 		scfg.PinRoot = filepath.Join(cfg.BPFFSPath, PinDirName)
 		scfg.ContextFile = filepath.Join(cfg.RuntimeDir, ContextFileName)

@@ -87,6 +87,9 @@ type State struct {
 	// atMirrors follow the routes of the namespaces holding chains with
 	// address type matches (addrtype.go).
 	atMirrors map[uint64]*localroutes.Mirror
+	// iptRejectAsDrop translates iptables REJECT as DROP, with a warning
+	// (--iptables-reject-as-drop; ipt_reject.go).
+	iptRejectAsDrop bool
 	// crashHook, when set (tests), is called at named points of an update
 	// and may stop the process there.
 	crashHook func(point string)
@@ -101,6 +104,9 @@ type StateConfig struct {
 	PinRoot string
 	// ContextFile is where the context is saved; empty: transient.
 	ContextFile string
+	// IptablesRejectAsDrop translates iptables REJECT rules as DROP, with
+	// a warning per rule, instead of refusing them.
+	IptablesRejectAsDrop bool
 }
 
 // NewState returns an empty runtime context.
@@ -117,6 +123,7 @@ func NewState(cfg StateConfig) *State {
 		loader: cfg.Loader, ns: ns, log: lg, chains: map[string]*entry{},
 		nextGen: 1, pinRoot: cfg.PinRoot, ctxFile: cfg.ContextFile,
 		ct: netlinkKeeper{}, ctKept: map[uint64]bool{},
+		iptRejectAsDrop: cfg.IptablesRejectAsDrop,
 	}
 }
 

@@ -65,6 +65,9 @@ type Packet struct {
 	// Limits is the time and the token buckets meta.limit matches read
 	// and update (nil: every bucket is full). See limit.go.
 	Limits *LimitState
+	// Ct is the rest of the conntrack entry (ir/conntrack.go), meaningful
+	// when NFCT has an entry.
+	Ct CtEntry
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -214,6 +217,9 @@ func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 		return netfilterFieldValue(f, p)
 	case AddrSType, AddrDType, AddrSTypeIif, AddrDTypeIif, AddrSTypeOif, AddrDTypeOif:
 		return addrTypeFieldValue(f, p, pp)
+	case CtDir, CtStatus, CtExpire, CtOrigSaddr4, CtOrigDaddr4, CtReplSaddr4, CtReplDaddr4,
+		CtOrigSaddr6, CtOrigDaddr6, CtReplSaddr6, CtReplDaddr6, CtOrigSport, CtOrigDport, CtReplSport, CtReplDport:
+		return ctEntryFieldValue(f, p) // ir/conntrack.go
 	case MetaIface:
 		return putUint(uint64(p.Ifindex), 4), true
 	case MetaL3Proto:
@@ -430,6 +436,9 @@ func MatchHolds(c *Chain, m *Match, p *Packet, pp *Parsed) bool {
 	}
 	if m.Field == MetaLimit { // stateful: limit.go
 		return limitHolds(c, m, p) != m.Negate
+	}
+	if ctEntryHolds(m, p) {
+		return true // no conntrack entry: see ir/conntrack.go
 	}
 	v, ok := FieldValue(m.Field, p, pp)
 	if !ok {

@@ -74,6 +74,24 @@ const (
 	AddrDTypeOif
 	// meta.limit (iptables -m limit): a token bucket, see limit.go.
 	MetaLimit
+	// Conntrack entry fields of the iptables conntrack match (netfilter
+	// hooks only; ir/conntrack.go). Like ct.proto they hold for packets
+	// without a conntrack entry.
+	CtDir
+	CtStatus
+	CtExpire
+	CtOrigSaddr4
+	CtOrigDaddr4
+	CtReplSaddr4
+	CtReplDaddr4
+	CtOrigSaddr6
+	CtOrigDaddr6
+	CtReplSaddr6
+	CtReplDaddr6
+	CtOrigSport
+	CtOrigDport
+	CtReplSport
+	CtReplDport
 	numFields
 )
 
@@ -213,6 +231,22 @@ var (
 		AddrDTypeOif: {Name: "addr.dtype_oif", Kind: KindAddrType, Layer: LayerMeta, Ops: addrTypeOps, hooks: netfilterOnly},
 		// Token bucket (iptables -m limit), stateful: see limit.go.
 		MetaLimit: {Name: "meta.limit", Kind: KindLimit, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		// Conntrack entry fields (ir/conntrack.go).
+		CtDir:        {Name: "ct.dir", Kind: KindCtDir, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtStatus:     {Name: "ct.status", Kind: KindCtStatus, Layer: LayerMeta, Ops: []Op{OpAny}, hooks: netfilterOnly},
+		CtExpire:     {Name: "ct.expire", Kind: KindU32, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
+		CtOrigSaddr4: {Name: "ct.orig.saddr4", Kind: KindIPv4, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtOrigDaddr4: {Name: "ct.orig.daddr4", Kind: KindIPv4, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtReplSaddr4: {Name: "ct.reply.saddr4", Kind: KindIPv4, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtReplDaddr4: {Name: "ct.reply.daddr4", Kind: KindIPv4, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtOrigSaddr6: {Name: "ct.orig.saddr6", Kind: KindIPv6, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtOrigDaddr6: {Name: "ct.orig.daddr6", Kind: KindIPv6, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtReplSaddr6: {Name: "ct.reply.saddr6", Kind: KindIPv6, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtReplDaddr6: {Name: "ct.reply.daddr6", Kind: KindIPv6, Layer: LayerMeta, Ops: eqOnly, hooks: netfilterOnly},
+		CtOrigSport:  {Name: "ct.orig.sport", Kind: KindPort, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
+		CtOrigDport:  {Name: "ct.orig.dport", Kind: KindPort, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
+		CtReplSport:  {Name: "ct.reply.sport", Kind: KindPort, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
+		CtReplDport:  {Name: "ct.reply.dport", Kind: KindPort, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
 	}
 	fieldByName = func() map[string]Field {
 		m := make(map[string]Field, numFields)

@@ -62,6 +62,13 @@ const (
 	// KindLimit: a token bucket (Limit: period and burst, 8 bytes);
 	// "10/second,burst=5" (see limit.go).
 	KindLimit
+	// KindCtDir: u8 conntrack direction, ORIGINAL (0) or REPLY (1)
+	// (ir/conntrack.go).
+	KindCtDir
+	// KindCtStatus: u32 conntrack status bits; comma-separated EXPECTED,
+	// SEEN_REPLY, ASSURED, CONFIRMED, SRC_NAT, DST_NAT, or NONE
+	// (ir/conntrack.go).
+	KindCtStatus
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -76,7 +83,7 @@ func (k ValueKind) Width() int {
 		return 4
 	case KindIPv6, KindIPv6Prefix, KindIfName:
 		return 16
-	case KindCtState:
+	case KindCtState, KindCtStatus:
 		return 4
 	case KindLimit:
 		return 8
@@ -262,6 +269,8 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 	case KindLimit:
 		v, err := parseLimit(s)
 		return v, nil, err
+	case KindCtDir, KindCtStatus:
+		return parseCtEntryKind(k, s)
 	case KindIfindex:
 		if s != "" && s[0] >= '0' && s[0] <= '9' {
 			v, err := parseUint(s, math.MaxUint32-1, false)
@@ -439,6 +448,8 @@ func (k ValueKind) Format(value, mask []byte) string {
 		return formatAddrTypes(Uint(value))
 	case KindLimit:
 		return formatLimit(value)
+	case KindCtDir, KindCtStatus:
+		return formatCtEntryKind(k, Uint(value))
 	}
 	v := Uint(value)
 	switch k {

@@ -127,11 +127,14 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		if m.Negate {
 			return nil, "negated match"
 		}
+		if ir.ReadsConntrack(m.Field) {
+			return nil, "match on " + m.Field.String() // read from the conntrack entry
+		}
 		switch m.Op {
 		case ir.OpEq:
 			f := canonPort(canonField(m.Field), l4)
 			if !m.Field.Valid() || m.Field == ir.MetaProbability || m.Field == ir.MetaFlowProbability ||
-				m.Field == ir.MetaIifName || m.Field == ir.MetaOifName || m.Field == ir.CtState || m.Field == ir.CtProto ||
+				m.Field == ir.MetaIifName || m.Field == ir.MetaOifName || ir.ReadsConntrack(m.Field) ||
 				m.Field == ir.MetaLimit { // stateful: its bucket must see exactly the packets that reach it
 				return nil, "match on " + m.Field.String()
 			}

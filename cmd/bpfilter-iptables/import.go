@@ -14,12 +14,16 @@ import (
 // current network namespace and loads their filter tables into bpfilter
 // (only checking and translating them with --dry-run). It reports every
 // table or rule it could not take and exits 1 when anything was left out.
+// With --reject-as-drop, REJECT rules are imported as DROP rules, with a
+// warning per rule (import_reject.go).
 func runImport(dir string, args []string, stdout, stderr io.Writer) int {
-	dry := false
+	dry, rejectAsDrop := false, false
 	for _, a := range args {
 		switch a {
 		case "--dry-run", "-n":
 			dry = true
+		case "--reject-as-drop":
+			rejectAsDrop = true
 		default:
 			fmt.Fprintf(stderr, "bpfilter-iptables import: unknown option %q\n", a)
 			return iptables.ExitParameter
@@ -37,7 +41,7 @@ func runImport(dir string, args []string, stdout, stderr io.Writer) int {
 		if fam == abi.IPv6 {
 			tool = "ip6tables"
 		}
-		if err := importFamily(c, fam, tool, dry, stdout); err != nil {
+		if err := importFamily(c, fam, tool, dry, rejectAsDrop, stdout, stderr); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", tool, err)
 			failed = true
 		}
@@ -50,7 +54,7 @@ func runImport(dir string, args []string, stdout, stderr io.Writer) int {
 
 // importFamily imports one family's filter table; other tables are
 // reported as not imported.
-func importFamily(c *client.Client, fam abi.Family, tool string, dry bool, out io.Writer) error {
+func importFamily(c *client.Client, fam abi.Family, tool string, dry, rejectAsDrop bool, out, warn io.Writer) error {
 	names, err := kernel.TableNames(fam)
 	if err != nil {
 		return err
@@ -82,6 +86,9 @@ func importFamily(c *client.Client, fam abi.Family, tool string, dry bool, out i
 			return fmt.Errorf("%d table(s) not imported", len(skipped))
 		}
 		return nil
+	}
+	if rejectAsDrop {
+		rejectToDrop(fam, tool, filter, warn)
 	}
 	d := &iptables.DaemonConn{C: c, Fam: fam}
 	info, err := d.GetInfo("filter")

@@ -8,7 +8,7 @@
 // show the BPF counters.
 //
 //	bpfilter-iptables iptables -A INPUT -p tcp --dport 22 -j ACCEPT
-//	bpfilter-iptables import [--dry-run]
+//	bpfilter-iptables import [--dry-run] [--reject-as-drop]
 //
 // The daemon's runtime directory is taken from BPFILTER_RUNTIME_DIR
 // (default /run/bpfilter), so that the command line stays the one of
@@ -35,7 +35,7 @@ func main() {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: bpfilter-iptables {%s} [args]\n       bpfilter-iptables import [--dry-run]\n", strings.Join(tools, "|"))
+	fmt.Fprintf(w, "usage: bpfilter-iptables {%s} [args]\n       bpfilter-iptables import [--dry-run] [--reject-as-drop]\n", strings.Join(tools, "|"))
 }
 
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -129,18 +129,11 @@ func ctParse(c *parseCtx, info xt.Info, opt, arg string, inv bool, seen map[stri
 		}
 		ct.StatusMask, flag = m, xt.CTStatus
 	case "ctexpire":
-		lo, hi, isRange := strings.Cut(arg, ":")
-		min, ok := parseUint(lo, 0xffffffff)
-		max := min
-		if isRange {
-			var ok2 bool
-			max, ok2 = parseUint(hi, 0xffffffff)
-			ok = ok && ok2
+		min, max, err := ctParseExpire(arg) // ext_conntrack_parse.go
+		if err != nil {
+			return err
 		}
-		if !ok {
-			return paramErr("conntrack: Bad value for \"--ctexpire\" option: \"%s\"", arg)
-		}
-		ct.ExpiresMin, ct.ExpiresMax, flag = uint32(min), uint32(max), xt.CTExpires
+		ct.ExpiresMin, ct.ExpiresMax, flag = min, max, xt.CTExpires
 	case "ctdir":
 		switch strings.ToUpper(arg) {
 		case "ORIGINAL":
@@ -157,32 +150,28 @@ func ctParse(c *parseCtx, info xt.Info, opt, arg string, inv bool, seen map[stri
 			if a.opt != opt {
 				continue
 			}
-			am, err := parseAddrMask(c.fam, arg)
+			// ext_conntrack_parse.go: the address unmasked, the mask
+			// over the whole union nf_inet_addr.
+			addr, mask, err := ctParseAddr(c.fam, opt, arg)
 			if err != nil {
 				return err
 			}
 			ap, mp := a.addr(ct)
-			*ap, *mp = addrBytes(am.addr), addrBytes(am.mask)
-			if c.fam == abi.IPv4 && !strings.Contains(arg, "/") {
-				// Without a mask libxtables fills the whole nf_inet_addr
-				// mask with ones.
-				for i := 4; i < 16; i++ {
-					mp[i] = 0xff
-				}
-			}
+			*ap, *mp = addr, mask
 			flag = a.flag
 		}
 		for _, p := range ctPortOpts {
 			if p.opt != opt {
 				continue
 			}
-			r, err := parsePortRangeUnordered(arg, "")
+			// Revision 3 keeps port ranges in host order
+			// (ext_conntrack_parse.go).
+			l, h, err := ctParsePorts(opt, arg)
 			if err != nil {
 				return err
 			}
-			// Revision 3 keeps port ranges in host order.
 			lo, hi := p.port(ct)
-			*lo, *hi = r[0], r[1]
+			*lo, *hi = l, h
 			flag = p.flag
 		}
 	}
@@ -233,7 +222,7 @@ func ctDump(w *strings.Builder, fam abi.Family, ct *xt.Conntrack, prefix string,
 		inv(p.flag)
 		fmt.Fprintf(w, " %s%s ", prefix, p.opt)
 		lo, hi := p.port(ct)
-		if *lo == *hi {
+		if *hi == 0 || *lo == *hi { // conntrack_dump_ports
 			fmt.Fprintf(w, "%d", *lo)
 		} else {
 			fmt.Fprintf(w, "%d:%d", *lo, *hi)

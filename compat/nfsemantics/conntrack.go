@@ -8,10 +8,11 @@ const ConntrackKeeperTable = "bpfilter_conntrack"
 
 // ConntrackKeeper is an nft -f script that keeps conntrack active for IPv4
 // and IPv6 in the namespace it is loaded in (see the package comment).
-const ConntrackKeeper = "table inet " + ConntrackKeeperTable + " {\n\tchain keep {\n\t\tct state new\n\t}\n}\n"
+// The rule carries KeeperComment, bpfilter's ownership mark.
+const ConntrackKeeper = "table inet " + ConntrackKeeperTable + " {\n\tchain keep {\n\t\tct state new comment \"" + KeeperComment + "\"\n\t}\n}\n"
 
 // NeedsConntrack reports whether a rule of the ruleset reads the conntrack
-// entry (ct.state, ct.proto), which is only meaningful with conntrack
+// entry (ct.state and the ir.IsCtEntryField fields), which is only meaningful with conntrack
 // active.
 func NeedsConntrack(rs *ir.Ruleset) bool {
 	if rs == nil {
@@ -26,7 +27,7 @@ func NeedsConntrack(rs *ir.Ruleset) bool {
 				continue
 			}
 			for _, m := range r.Matches {
-				if m.Field == ir.CtState || m.Field == ir.CtProto {
+				if ir.ReadsConntrack(m.Field) {
 					return true
 				}
 			}

@@ -39,18 +39,33 @@ func keeperExprs() []expr.Any {
 
 // InstallConntrackKeeper creates the ConntrackKeeper table through
 // nf_tables netlink in the network namespace netnsFd, so conntrack is
-// active there. It is idempotent: an existing table is reset to exactly
-// one `ct state new` rule, in one transaction (the conntrack reference
-// is never dropped in between).
+// active there. It is idempotent: a table of bpfilter's (keeper_owner.go)
+// is reset to exactly one `ct state new` rule, in one transaction (the
+// conntrack reference is never dropped in between). A table of that name
+// that bpfilter did not create is left alone and ErrForeignKeeper is
+// returned; a missing one is created exclusively, so one created meanwhile
+// makes the transaction fail rather than be adopted.
 func InstallConntrackKeeper(netnsFd int) error {
+	exists, owned, err := ConntrackKeeperOwned(netnsFd)
+	if err != nil {
+		return err
+	}
+	if exists && !owned {
+		return foreignKeeperError()
+	}
 	c, err := keeperConn(netnsFd)
 	if err != nil {
 		return err
 	}
-	t := c.AddTable(keeperTable())
+	var t *nftables.Table
+	if exists {
+		t = c.AddTable(keeperTable())
+	} else {
+		t = c.CreateTable(keeperTable())
+	}
 	ch := c.AddChain(&nftables.Chain{Name: keeperChain, Table: t})
 	c.FlushChain(ch)
-	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: keeperExprs()})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: keeperExprs(), UserData: keeperUserData()})
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("creating nftables table inet %s (keeps conntrack active): %w", ConntrackKeeperTable, err)
 	}
@@ -59,11 +74,15 @@ func InstallConntrackKeeper(netnsFd int) error {
 
 // RemoveConntrackKeeper deletes the ConntrackKeeper table in the network
 // namespace netnsFd, dropping its conntrack reference. A missing table is
-// not an error.
+// not an error; a table bpfilter did not create is never deleted
+// (ErrForeignKeeper).
 func RemoveConntrackKeeper(netnsFd int) error {
-	ok, err := HasConntrackKeeper(netnsFd)
-	if err != nil || !ok {
+	exists, owned, err := ConntrackKeeperOwned(netnsFd)
+	if err != nil || !exists {
 		return err
+	}
+	if !owned {
+		return foreignKeeperError()
 	}
 	c, err := keeperConn(netnsFd)
 	if err != nil {

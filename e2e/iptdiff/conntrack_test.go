@@ -157,3 +157,75 @@ func tcpConnects(t *testing.T, sides []*side, ports []uint16, firstID uint32) []
 	}
 	return probes
 }
+
+// Flows of the conntrack options test: R sends one UDP datagram from each
+// of ctFlowSports to each of ctFlowDports on S, per family.
+var (
+	ctFlowSports = []uint16{5000, 5001, 5002, 5003}
+	ctFlowDports = []uint16{6000, 6001}
+)
+
+// startCtFlows makes R open the flows of ctFlowSports × ctFlowDports.
+func (sd *side) startCtFlows(t *testing.T) {
+	t.Helper()
+	err := sd.r.Do(func() error {
+		for _, pair := range [][2]netip.Addr{{sd.recv4, senderV4}, {sd.recv6, senderV6}} {
+			for _, sp := range ctFlowSports {
+				for _, dp := range ctFlowDports {
+					c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair[0], sp)),
+						net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair[1], dp)))
+					if err != nil {
+						return err
+					}
+					_, err = c.Write([]byte("flow"))
+					c.Close()
+					if err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: start flows: %v", sd.name, err)
+	}
+}
+
+// ctFlowProbes are packets from S for R's flows: for each flow two
+// replies (the first finds the entry without SEEN_REPLY, the second with
+// it; both are in the REPLY direction), an ICMP error quoting R's datagram
+// (RELATED), and a datagram from another source port (NEW, ORIGINAL).
+func ctFlowProbes(firstID uint32, recv4, recv6 netip.Addr) []probe {
+	var out []probe
+	id := firstID
+	add := func(desc string, v6 bool, src, dst netip.Addr, proto uint8, seg []byte, m []byte) {
+		out = append(out, probe{desc: desc, v6: v6, marker: m, ip: ipPacket(src, dst, proto, 64, seg)})
+		id++
+	}
+	for _, fam := range []struct {
+		v6      bool
+		s, r    netip.Addr
+		icmp    uint8
+		unreach [2]uint8
+		name    string
+	}{{false, senderV4, recv4, 1, [2]uint8{3, 3}, "v4"}, {true, senderV6, recv6, 58, [2]uint8{1, 4}, "v6"}} {
+		for _, rp := range ctFlowSports {
+			for _, sp := range ctFlowDports {
+				for n := 1; n <= 2; n++ {
+					m := markerFor(id)
+					add(fmt.Sprintf("%s udp reply %d %d > %d", fam.name, n, sp, rp), fam.v6, fam.s, fam.r, 17,
+						l4{proto: 17, sport: sp, dport: rp}.encode(fam.s, fam.r, m), m)
+				}
+				m := markerFor(id)
+				inner := ipPacket(fam.r, fam.s, 17, 64, l4{proto: 17, sport: rp, dport: sp}.encode(fam.r, fam.s, []byte("flow")))
+				seg := l4{proto: fam.icmp, icmpType: fam.unreach[0], icmpCode: fam.unreach[1]}.encode(fam.s, fam.r, append(inner, m...))
+				add(fmt.Sprintf("%s icmp error for %d > %d", fam.name, rp, sp), fam.v6, fam.s, fam.r, fam.icmp, seg, m)
+			}
+			m := markerFor(id)
+			add(fmt.Sprintf("%s udp new 7777 > %d", fam.name, rp), fam.v6, fam.s, fam.r, 17,
+				l4{proto: 17, sport: 7777, dport: rp}.encode(fam.s, fam.r, m), m)
+		}
+	}
+	return out
+}

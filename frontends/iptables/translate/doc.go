@@ -30,7 +30,11 @@
 //	multiport --s/dports, !    tcp/udp port "ranges" (up to 15 ports or ranges)
 //	iprange (IPv4), !          ip4.saddr/daddr "ranges"
 //	conntrack --ctstate, state ct.state any-of bits, from skb->_nfct as xt_conntrack computes it
-//	conntrack --ctproto, !     ct.proto: the entry's original tuple protocol (absent without entry)
+//	conntrack --ctproto, --ctdir, --ctorig/--ctrepl src/dst[port], --ctstatus,
+//	  --ctexpire, each with !  ct.proto, ct.dir, ct.{orig,reply}.* , ct.status, ct.expire:
+//	                           read from the entry; without an entry they hold and
+//	                           --ctstate decides (or ct.state any NEW,ESTABLISHED,RELATED
+//	                           is added), as conntrack_mt (conntrack.go)
 //	mark --mark v/m, !         meta.mark eq under the mask
 //	length, !                  ip4.len range; IPv6: ip6.plen ranges for (u16)(plen + 40)
 //	ttl / hl eq ne lt gt       ip4.ttl / ip6.hoplimit eq, not eq, range
@@ -44,8 +48,8 @@
 // modules return false on fragments and short headers (they also hotdrop
 // truncated headers; the IR counts a parse error and does not match).
 // ct.state needs conntrack active in the namespace: see compat/nfsemantics.
-// Everything else (Unsupported, other conntrack criteria, multiport
-// --ports, IPv6 iprange, --tcp-option...) is refused with an *Error
+// Everything else (Unsupported, --ctstate SNAT/DNAT with other states, multiport
+// --ports, IPv6 iprange, --tcp-option, limit...) is refused with an *Error
 // naming the chain, the rule (its -S text, Options.RuleText) and the
 // feature; nothing is returned then.
 package translate

@@ -61,7 +61,7 @@ func (rc *ruleCtx) extTarget(t *abi.Target) error {
 		return nil
 	case "REJECT":
 		if !rc.tr.opts.RejectAsDrop {
-			return rc.refuse("target REJECT", Unsupported["REJECT"]+" (RejectAsDrop turns it into DROP)")
+			return rc.refuse("target REJECT", Unsupported["REJECT"]+RejectAsDropHint)
 		}
 		rc.tr.opts.warn(fmt.Sprintf("chain %s rule %d (%s): REJECT translated as DROP: no reply is sent", rc.chain.Name, rc.num, rc.text))
 		out.Verdict = ir.Verdict{Kind: ir.Drop}

@@ -100,9 +100,7 @@ func TestTableBasic(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	for _, c := range []struct{ rule, feature string }{
 		{"-A INPUT -m mac --mac-source 00:11:22:33:44:55 -j ACCEPT", "match mac"},
-		{"-A INPUT -m conntrack --ctorigsrc 198.18.0.1 -j ACCEPT", "conntrack --ctorigsrc"},
-		{"-A INPUT -m conntrack --ctstate DNAT -j ACCEPT", "--ctstate SNAT/DNAT"},
-		{"-A INPUT -m conntrack --ctstate INVALID --ctproto 6 -j ACCEPT", "--ctstate matching packets without a conntrack entry together with --ctproto"},
+		{"-A INPUT -m conntrack --ctstate RELATED,DNAT -j ACCEPT", "--ctstate SNAT/DNAT together with other states"},
 		{"-A INPUT -p tcp -j REJECT --reject-with tcp-reset", "target REJECT"},
 		{"-A INPUT -j NFQUEUE --queue-num 3", "target NFQUEUE"},
 		{"-A INPUT -j MARK --set-xmark 0x1/0xffffffff", "target MARK"},

@@ -2,8 +2,9 @@ package xt
 
 // Conntrack is struct xt_conntrack_mtinfo3 (match "conntrack", revision 3,
 // the revision iptables 1.8.9 emits for -m conntrack and -m state).
-// Addresses are network order (IPv4 in the first 4 bytes); ports are
-// network order as the kernel compares them; the rest is host order.
+// Addresses are network order (IPv4 in the first 4 bytes); the rest,
+// ports included (revision 3 compares ranges with ntohs of the tuple's
+// port), is host order.
 type Conntrack struct {
 	OrigSrcAddr, OrigSrcMask [16]byte
 	OrigDstAddr, OrigDstMask [16]byte

@@ -1,0 +1,13 @@
+:INPUT,FORWARD,OUTPUT
+-m conntrack --ctorigsrc fd00:198:18::/64;=;OK
+-m conntrack ! --ctorigdst fd00:198:18::1;=;OK
+-m conntrack --ctreplsrc fd00:198:18::2/128 --ctexpire 3600:4294967295 --ctstatus ASSURED;=;OK
+-m conntrack --ctrepldst fd00::/ffff:ffff::;=;OK
+-m conntrack --ctorigsrc fd00::7/64;=;OK
+-m conntrack --ctorigsrc fd00::7/ffff::ffff;-m conntrack --ctorigsrc fd00::7;OK
+-m conntrack --ctorigsrc fd00::7/128;-m conntrack --ctorigsrc fd00::7;OK
+-m conntrack --ctorigsrc fd00::7/129;;FAIL
+-m conntrack --ctorigsrc fd00::7/0x10;-m conntrack --ctorigsrc fd00::7/16;OK
+-m conntrack --ctorigsrc fd00::7/::;-m conntrack --ctorigsrc fd00::7/0;OK
+-m conntrack --ctorigsrc 198.18.0.1;;FAIL
+-m conntrack --ctreplsrcport 1:65536;-m conntrack --ctreplsrcport 1;OK

@@ -1,0 +1,33 @@
+:INPUT,FORWARD,OUTPUT
+-m conntrack --ctorigsrc 198.18.0.0/24;=;OK
+-m conntrack ! --ctorigsrc 198.18.1.0/24;=;OK
+-m conntrack --ctorigsrc 198.18.0.0/255.255.255.0 --ctreplsrcport 6000;=;OK
+-m conntrack --ctrepldst 198.18.0.7/255.255.0.255;=;OK
+-m conntrack ! --ctreplsrc 198.18.0.2 ! --ctrepldst 10.0.0.0/8;=;OK
+-m conntrack --ctorigdst 198.18.0.300;;FAIL
+-m conntrack --ctorigsrc 198.18.0.7/24;=;OK
+-m conntrack --ctorigsrc 198.18.0.7/255.255.0.0;-m conntrack --ctorigsrc 198.18.0.7/16;OK
+-m conntrack --ctorigsrc 198.18.0.7/0;=;OK
+-m conntrack --ctorigsrc 198.18.0.7/33;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc 198.18.0.7/129;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc 198.18.0.7/256;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc 198.18.0.7/4294967295;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc 198.18.0.7/4294967296;;FAIL
+-m conntrack --ctorigsrc 198.18.0.7/0x18;-m conntrack --ctorigsrc 198.18.0.7/24;OK
+-m conntrack --ctorigsrc 198.18.0.7/010;-m conntrack --ctorigsrc 198.18.0.7/8;OK
+-m conntrack --ctorigsrc 198.18.0.7/+8;-m conntrack --ctorigsrc 198.18.0.7/8;OK
+-m conntrack --ctorigsrc '198.18.0.7/ 8';-m conntrack --ctorigsrc 198.18.0.7/8;OK
+-m conntrack --ctorigsrc 198.18.0.7/-1;;FAIL
+-m conntrack --ctorigsrc 198.18.0.7/abc;;FAIL
+-m conntrack --ctorigsrc 198.18.0.7/;;FAIL
+-m conntrack --ctorigsrc '198.18.0.7/24 ';;FAIL
+-m conntrack --ctorigsrc 198.18.0.7/255.255.255.254;-m conntrack --ctorigsrc 198.18.0.7/31;OK
+-m conntrack --ctorigsrc 198.18.0.7/0.0.0.0;-m conntrack --ctorigsrc 198.18.0.7/0;OK
+-m conntrack --ctorigsrc 198.18.0.7/255.255.0.255;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc fd00::1;;FAIL
+-m conntrack --ctorigsrc 198.18.0.7/255.255.255.255;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc 198.18.0.7/255.255.255;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc 198.18.0.7/0xffffff00;-m conntrack --ctorigsrc 198.18.0.7/24;OK
+-m conntrack --ctorigsrc 198.18.0.7/255.16777215;-m conntrack --ctorigsrc 198.18.0.7;OK
+-m conntrack --ctorigsrc 198.18.0.7/1.2.3.4.5;;FAIL
+-m conntrack --ctorigsrc 198.18.0.7/256.0.0.0;;FAIL

@@ -1,0 +1,57 @@
+:INPUT,FORWARD,OUTPUT
+-m conntrack ! --ctproto udp;=;OK
+-m conntrack --ctstate INVALID --ctproto udp;=;OK
+-m conntrack ! --ctstate NEW --ctproto tcp --ctdir REPLY;=;OK
+-m conntrack ! --ctstatus NONE;=;OK
+-m conntrack --ctstatus SEEN_REPLY,ASSURED;=;OK
+-m conntrack --ctstatus ASSURED,EXPECTED,CONFIRMED,SEEN_REPLY;=;OK
+-m conntrack ! --ctstatus ASSURED;=;OK
+-m conntrack --ctstatus WRONG;;FAIL
+-m conntrack ! --ctexpire 15:45;=;OK
+-m conntrack --ctexpire 3600:4294967295 --ctdir ORIGINAL;=;OK
+-m conntrack ! --ctdir ORIGINAL;;FAIL
+-m conntrack --ctdir SIDEWAYS;;FAIL
+-m conntrack ! --ctorigsrcport 1:1023;=;OK
+-m conntrack ! --ctorigdstport 7001;=;OK
+-m conntrack --ctreplsrcport 6000 ! --ctrepldstport 5003;=;OK
+-m conntrack --ctorigsrcport 5000:5001 --ctorigdstport 6000;=;OK
+-m conntrack --ctrepldstport 65536;-m conntrack --ctrepldstport 0;OK
+-m conntrack --ctorigsrcport 70000;-m conntrack --ctorigsrcport 4464;OK
+-m conntrack --ctorigsrcport 1:65536;-m conntrack --ctorigsrcport 1;OK
+-m conntrack --ctorigsrcport 65536:3;-m conntrack --ctorigsrcport 0:3;OK
+-m conntrack --ctorigsrcport 4:3;=;OK
+-m conntrack --ctorigsrcport 4294967296;-m conntrack --ctorigsrcport 0;OK
+-m conntrack --ctorigsrcport 4294967295;;FAIL
+-m conntrack --ctorigsrcport 2147483647;-m conntrack --ctorigsrcport 65535;OK
+-m conntrack --ctorigsrcport 2147483648;;FAIL
+-m conntrack --ctorigsrcport 9223372036854775808;-m conntrack --ctorigsrcport 0;OK
+-m conntrack --ctorigsrcport 99999999999999999999;;FAIL
+-m conntrack --ctorigsrcport -1;;FAIL
+-m conntrack --ctorigsrcport -0;-m conntrack --ctorigsrcport 0;OK
+-m conntrack --ctorigsrcport +5;-m conntrack --ctorigsrcport 5;OK
+-m conntrack --ctorigsrcport ' 7';-m conntrack --ctorigsrcport 7;OK
+-m conntrack --ctorigsrcport '7 ';;FAIL
+-m conntrack --ctorigsrcport 010;-m conntrack --ctorigsrcport 10;OK
+-m conntrack --ctorigsrcport 0x50;;FAIL
+-m conntrack --ctorigsrcport www;-m conntrack --ctorigsrcport 80;OK
+-m conntrack --ctorigsrcport ssh:http;-m conntrack --ctorigsrcport 22:80;OK
+-m conntrack --ctorigsrcport '';-m conntrack --ctorigsrcport 0;OK
+-m conntrack --ctorigsrcport 5::;;FAIL
+-m conntrack --ctorigsrcport 1:2:3;;FAIL
+-m conntrack --ctorigsrcport :70000;-m conntrack --ctorigsrcport 0:4464;OK
+-m conntrack --ctexpire 4:3;=;OK
+-m conntrack --ctexpire 0x10;-m conntrack --ctexpire 16;OK
+-m conntrack --ctexpire 5:;-m conntrack --ctexpire 5:4294967295;OK
+-m conntrack --ctexpire 4294967296;;FAIL
+-m conntrack --ctstate SNAT;=;OK
+-m conntrack ! --ctstate SNAT,DNAT --ctproto icmp;=;OK
+-m conntrack --ctstate NEW --ctdir ORIGINAL --ctorigdstport 7000:7001 --ctorigdst 198.18.0.2;=;OK
+-m state ! --state INVALID;=;OK
+-m conntrack --ctexpire abc;;FAIL
+-m conntrack --ctexpire 5:x;;FAIL
+-m conntrack --ctexpire ' 5';-m conntrack --ctexpire 5;OK
+-m conntrack --ctexpire +5;-m conntrack --ctexpire 5;OK
+-m conntrack --ctexpire :5;-m conntrack --ctexpire 0:5;OK
+-m conntrack --ctexpire :;-m conntrack --ctexpire 0:4294967295;OK
+-m conntrack --ctexpire 1:2:3;;FAIL
+-m conntrack --ctexpire '';-m conntrack --ctexpire 0;OK
