@@ -44,6 +44,7 @@ const actionValueSize = 16
 // si (map names are at most 15 characters).
 func tableMapName(si, ti int) string  { return fmt.Sprintf("bf_t%d_%d", si, ti) }
 func filterMapName(si, fi int) string { return fmt.Sprintf("bf_f%d_%d", si, fi) }
+func dir16MapName(si, fi int) string  { return fmt.Sprintf("bf_d%d_%d", si, fi) }
 func classMapName(si, ci int) string  { return fmt.Sprintf("bf_c%d_%d", si, ci) }
 
 // lookupSupported reports whether segment s can be compiled as lookups;
@@ -122,6 +123,9 @@ func (g *gen) emitFilter(si, fi int, f *optimizer.Filter) error {
 	}
 	if err := g.emitKeyField(f.Field, key+int16(pos)); err != nil {
 		return err
+	}
+	if f.Dir16 {
+		g.emitDir16(si, fi, slot, key+int16(pos), done)
 	}
 	b.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(filterMapName(si, fi)),
@@ -341,6 +345,11 @@ const (
 // segmentMaps is the number of maps segment s needs.
 func segmentMaps(s *optimizer.Segment) int {
 	n := len(s.Filters) + len(s.Classes)
+	for _, f := range s.Filters {
+		if f.Dir16 {
+			n++ // its bucket array
+		}
+	}
 	for _, t := range s.Tables {
 		if t.Kind != optimizer.TableAlways {
 			n++

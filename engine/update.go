@@ -130,6 +130,17 @@ func (c *Chain) applyDelta(p *backend.Program, d *optimizer.Delta, acts map[uint
 				return fmt.Errorf("delete filter entry: %w", err)
 			}
 		}
+		if len(fd.Buckets) > 0 {
+			dm, err := m(backend.Dir16MapName(fd.Segment, fd.Filter))
+			if err != nil {
+				return err
+			}
+			for _, u := range fd.Buckets {
+				if err := dm.Put(u.Bucket, u.Value); err != nil {
+					return fmt.Errorf("write filter bucket %d: %w", u.Bucket, err)
+				}
+			}
+		}
 	}
 	for _, cd := range d.Classes {
 		cm, err := m(backend.ClassMapName(cd.Segment, cd.Class))

@@ -49,6 +49,8 @@ type FilterDelta struct {
 	// remove (only Key and PrefixLen matter).
 	Put    []FilterEntry
 	Delete []FilterEntry
+	// Buckets are the Dir16 array writes (Filter.Dir16 only).
+	Buckets []BucketUpdate
 }
 
 // ClassDelta is the changes of one class array.
@@ -80,7 +82,7 @@ func (d *Delta) Writes() int {
 		n += len(c.Updates)
 	}
 	for _, f := range d.Filters {
-		n += len(f.Put) + len(f.Delete)
+		n += len(f.Put) + len(f.Delete) + len(f.Buckets)
 	}
 	for _, s := range d.Sets {
 		n += len(s.Add) + len(s.Delete)
@@ -113,7 +115,11 @@ func Diff(old, new *Plan) (Delta, error) {
 		for fi := range ns.Filters {
 			put, del := diffFilter(os.Filters[fi].Entries, ns.Filters[fi].Entries)
 			if len(put)+len(del) > 0 {
-				d.Filters = append(d.Filters, FilterDelta{Segment: si, Filter: fi, Put: put, Delete: del})
+				fd := FilterDelta{Segment: si, Filter: fi, Put: put, Delete: del}
+				if ns.Filters[fi].Dir16 {
+					fd.Buckets = diffBuckets(&os.Filters[fi], &ns.Filters[fi])
+				}
+				d.Filters = append(d.Filters, fd)
 			}
 		}
 		for ti := range ns.Tables {
@@ -345,7 +351,7 @@ func filterStructureChange(os, ns *Segment) string {
 	}
 	for fi := range ns.Filters {
 		of, nf := &os.Filters[fi], &ns.Filters[fi]
-		if of.Field != nf.Field || of.LPM != nf.LPM || !slices.Equal(of.Tables, nf.Tables) {
+		if of.Field != nf.Field || of.LPM != nf.LPM || of.Dir16 != nf.Dir16 || !slices.Equal(of.Tables, nf.Tables) {
 			return fmt.Sprintf("filter %d changed", fi)
 		}
 		if of.Capacity != nf.Capacity {

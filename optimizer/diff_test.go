@@ -84,6 +84,19 @@ func applyDelta(t *testing.T, old, new *Plan, d Delta) {
 				}
 			}
 		}
+		for fi := range s.Filters {
+			arr := old.Segments[si].Filters[fi].Buckets()
+			for _, fd := range d.Filters {
+				if fd.Segment == si && fd.Filter == fi {
+					for _, u := range fd.Buckets {
+						arr[u.Bucket] = u.Value
+					}
+				}
+			}
+			if !reflect.DeepEqual(arr, s.Filters[fi].Buckets()) {
+				t.Fatalf("segment %d filter %d: Dir16 buckets differ after the delta", si, fi)
+			}
+		}
 		for ci := range s.Classes {
 			arr := old.Segments[si].Classes[ci].Array()
 			for _, cd := range d.Classes {

@@ -32,6 +32,19 @@ type segIndex struct {
 type filterIndex struct {
 	byLen map[int]map[string]uint32
 	lens  []int
+	// buckets is the Dir16 array (nil: none).
+	buckets []uint32
+}
+
+// lookupDir16 returns the bitmap of addr and whether the filter's map had
+// to be looked up (no Dir16 stage, or a bucket marked Dir16Refine).
+func (fx *filterIndex) lookupDir16(addr []byte) (bits uint32, mapLookup bool) {
+	if fx.buckets != nil {
+		if v := fx.buckets[Dir16Index(addr)]; v&Dir16Refine == 0 {
+			return v, false
+		}
+	}
+	return fx.lookup(addr), true
 }
 
 // lookup returns the bitmap of the longest entry containing addr.
@@ -66,6 +79,7 @@ func buildIndexes(p *Plan) []segIndex {
 				fx.byLen[e.PrefixLen][string(e.Key)] = e.Bits
 			}
 			sort.Sort(sort.Reverse(sort.IntSlice(fx.lens)))
+			fx.buckets = f.Buckets()
 			out[si].filters = append(out[si].filters, fx)
 		}
 		out[si].tables = make([]tableIndex, len(s.Tables))
@@ -108,6 +122,9 @@ type Cost struct {
 	// MapLookups counts hash and LPM lookups (inline and constant tables
 	// excepted).
 	MapLookups int
+	// BucketLookups counts Dir16 bucket array lookups (inlined by the
+	// verifier: cheap); a bucket marked Dir16Refine adds a MapLookup.
+	BucketLookups int
 	// Skipped counts table lookups avoided because a key field is absent
 	// or differs from the part's Const.
 	Skipped int
@@ -176,8 +193,14 @@ func lookupSegment(s *Segment, six segIndex, pkt *ir.Packet, pp *ir.Parsed, cost
 	fbits := make([]uint32, len(s.Filters)) // 0 when the field is absent
 	for fi := range s.Filters {
 		if v, ok := ir.FieldValue(s.Filters[fi].Field, pkt, pp); ok {
-			cost.MapLookups++
-			fbits[fi] = six.filters[fi].lookup(v)
+			var mapLookup bool
+			fbits[fi], mapLookup = six.filters[fi].lookupDir16(v)
+			if s.Filters[fi].Dir16 {
+				cost.BucketLookups++
+			}
+			if mapLookup {
+				cost.MapLookups++
+			}
 		}
 	}
 	classes := make([]int, len(s.Classes)) // class id, -1 when the field is absent

@@ -106,6 +106,10 @@ type Filter struct {
 	// by key.
 	Entries  []FilterEntry
 	Capacity int
+	// Dir16 adds a first stage to an IPv4 filter: an array of one bucket
+	// per /16 (see Buckets), looked up before the map; only buckets with
+	// entries longer than /16 need the map lookup.
+	Dir16 bool
 }
 
 // FilterEntry is one address or prefix of a filter and its table bitmap.
