@@ -113,6 +113,9 @@ func Diff(old, new *Plan) (Delta, error) {
 			}
 		}
 		for fi := range ns.Filters {
+			if sameBacking(os.Filters[fi].Entries, ns.Filters[fi].Entries) {
+				continue
+			}
 			put, del := diffFilter(os.Filters[fi].Entries, ns.Filters[fi].Entries)
 			if len(put)+len(del) > 0 {
 				fd := FilterDelta{Segment: si, Filter: fi, Put: put, Delete: del}
@@ -123,6 +126,9 @@ func Diff(old, new *Plan) (Delta, error) {
 			}
 		}
 		for ti := range ns.Tables {
+			if sameBacking(os.Tables[ti].Entries, ns.Tables[ti].Entries) {
+				continue // shared by an incremental build: unchanged
+			}
 			put, del := diffEntries(os.Tables[ti].Entries, ns.Tables[ti].Entries)
 			if len(put)+len(del) > 0 {
 				d.Tables = append(d.Tables, TableDelta{Segment: si, Table: ti, Put: put, Delete: del})
@@ -371,4 +377,11 @@ func diffFilter(a, b []FilterEntry) (put, del []FilterEntry) {
 	return mergeSorted(a, b,
 		func(e FilterEntry) ([]byte, int) { return e.Key, e.PrefixLen },
 		func(x, y FilterEntry) bool { return x.Bits == y.Bits })
+}
+
+// sameBacking reports whether two slices are the same memory (plans of an
+// incremental build share the entries of untouched tables and filters;
+// plans are never modified, so shared means equal).
+func sameBacking[E any](a, b []E) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

@@ -136,7 +136,7 @@ func fillFilter(s *Segment, f *Filter, fi int) {
 	byLen := map[int]map[string]uint32{}
 	var lens []int
 	for k, b := range bits {
-		f.Entries = append(f.Entries, FilterEntry{Key: []byte(k.key), PrefixLen: k.plen, Bits: b})
+		f.Entries = append(f.Entries, FilterEntry{Key: []byte(k.key), PrefixLen: k.plen, Bits: b, raw: b})
 		if byLen[k.plen] == nil {
 			byLen[k.plen] = map[string]uint32{}
 			lens = append(lens, k.plen)
