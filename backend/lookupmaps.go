@@ -25,6 +25,9 @@ func (g *gen) lookupMapSpecs(p *optimizer.Plan, spec *ebpf.CollectionSpec) error
 		for ci := range s.Classes {
 			spec.Maps[classMapName(si, ci)] = ClassMapSpec(classMapName(si, ci), &s.Classes[ci])
 		}
+		for pi := range s.Prechecks {
+			spec.Maps[precheckMapName(si, pi)] = PrecheckMapSpec(precheckMapName(si, pi), s, pi)
+		}
 		for ti := range s.Tables {
 			t := &s.Tables[ti]
 			if t.Kind == optimizer.TableAlways {

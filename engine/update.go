@@ -142,6 +142,17 @@ func (c *Chain) applyDelta(p *backend.Program, d *optimizer.Delta, acts map[uint
 			}
 		}
 	}
+	for _, pd := range d.Prechecks {
+		pm, err := m(backend.PrecheckMapName(pd.Segment, pd.Check))
+		if err != nil {
+			return err
+		}
+		for _, u := range pd.Updates {
+			if err := pm.Put(u.Bucket, u.Value); err != nil {
+				return fmt.Errorf("write precheck slot %d: %w", u.Bucket, err)
+			}
+		}
+	}
 	for _, cd := range d.Classes {
 		cm, err := m(backend.ClassMapName(cd.Segment, cd.Class))
 		if err != nil {

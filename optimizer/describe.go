@@ -40,6 +40,9 @@ func (p *Plan) Describe(w io.Writer, maxEntries int) error {
 				ew.printf("    %x/%d -> %032b\n", e.Key, e.PrefixLen, e.Bits)
 			}
 		}
+		for pi, pc := range s.Prechecks {
+			ew.printf("  precheck %d: %s over tables %v\n", pi, pc.Field, pc.Tables)
+		}
 		for ti, t := range s.Tables {
 			inline := ""
 			if t.Inline {

@@ -22,6 +22,8 @@ type Delta struct {
 	Classes []ClassDelta
 	// Filters lists address prefilter changes.
 	Filters []FilterDelta
+	// Prechecks lists field precheck array changes.
+	Prechecks []PrecheckDelta
 	// Sets lists element changes of the chain's sets (the maps linear
 	// rules look up).
 	Sets []SetDelta
@@ -87,6 +89,9 @@ func (d *Delta) Writes() int {
 	for _, s := range d.Sets {
 		n += len(s.Add) + len(s.Delete)
 	}
+	for _, p := range d.Prechecks {
+		n += len(p.Updates)
+	}
 	return n
 }
 
@@ -123,6 +128,11 @@ func Diff(old, new *Plan) (Delta, error) {
 					fd.Buckets = diffBuckets(&os.Filters[fi], &ns.Filters[fi])
 				}
 				d.Filters = append(d.Filters, fd)
+			}
+		}
+		for pi := range ns.Prechecks {
+			if u := diffPrechecks(os, ns, pi); len(u) > 0 {
+				d.Prechecks = append(d.Prechecks, PrecheckDelta{Segment: si, Check: pi, Updates: u})
 			}
 		}
 		for ti := range ns.Tables {
@@ -200,6 +210,9 @@ func structureChange(old, new *Plan) string {
 		}
 		if why := filterStructureChange(os, ns); why != "" {
 			return fmt.Sprintf("segment %d %s", si, why)
+		}
+		if precheckStructureChange(os, ns) {
+			return fmt.Sprintf("segment %d changed its prechecks", si)
 		}
 		for ti := range ns.Tables {
 			ot, nt := &os.Tables[ti], &ns.Tables[ti]

@@ -26,6 +26,8 @@ type evalIndex struct {
 type segIndex struct {
 	tables  []tableIndex
 	filters []filterIndex
+	// prechecks are the precheck arrays (Precheck.Array).
+	prechecks [][]uint32
 }
 
 // filterIndex is a filter as Go maps by prefix length, longest first.
@@ -82,6 +84,9 @@ func buildIndexes(p *Plan) []segIndex {
 			fx.buckets = f.Buckets()
 			out[si].filters = append(out[si].filters, fx)
 		}
+		for pi := range s.Prechecks {
+			out[si].prechecks = append(out[si].prechecks, s.Prechecks[pi].Array(&p.Segments[si]))
+		}
 		out[si].tables = make([]tableIndex, len(s.Tables))
 		for ti, t := range s.Tables {
 			ix := tableIndex{byLen: map[int]map[string]Value{}}
@@ -125,6 +130,8 @@ type Cost struct {
 	// BucketLookups counts Dir16 bucket array lookups (inlined by the
 	// verifier: cheap); a bucket marked Dir16Refine adds a MapLookup.
 	BucketLookups int
+	// PrecheckLookups counts field precheck array lookups (inlined).
+	PrecheckLookups int
 	// Skipped counts table lookups avoided because a key field is absent
 	// or differs from the part's Const.
 	Skipped int
@@ -203,6 +210,13 @@ func lookupSegment(s *Segment, six segIndex, pkt *ir.Packet, pp *ir.Parsed, cost
 			}
 		}
 	}
+	pbits := make([]uint32, len(s.Prechecks)) // 0 when the field is absent
+	for pi := range s.Prechecks {
+		if v, ok := ir.FieldValue(s.Prechecks[pi].Field, pkt, pp); ok {
+			cost.PrecheckLookups++
+			pbits[pi] = six.prechecks[pi][PrecheckIndex(v)]
+		}
+	}
 	classes := make([]int, len(s.Classes)) // class id, -1 when the field is absent
 	for ci := range s.Classes {
 		v, ok := ir.FieldValue(s.Classes[ci].Field, pkt, pp)
@@ -218,6 +232,10 @@ func lookupSegment(s *Segment, six segIndex, pkt *ir.Packet, pp *ir.Parsed, cost
 		t := &s.Tables[ti]
 		if t.Filter >= 0 && fbits[t.Filter]&(1<<t.FilterBit) == 0 {
 			cost.Skipped++ // no entry has the packet's address
+			continue
+		}
+		if checks, bits := s.precheckRefs(ti); !prechecked(pbits, checks, bits) {
+			cost.Skipped++ // no entry has the packet's value in a prechecked field
 			continue
 		}
 		key, ok := packetKey(t, classes, pkt, pp)
@@ -326,4 +344,14 @@ func walkChain(rs *ir.Ruleset, c *ir.Chain, pkt *ir.Packet, pp *ir.Parsed, res *
 		}
 	}
 	return ir.Verdict{}, "", 0, false
+}
+
+// prechecked reports whether every precheck of a table lets it through.
+func prechecked(pbits []uint32, checks, bits []int) bool {
+	for i, pi := range checks {
+		if pbits[pi]&(1<<bits[i]) == 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -151,6 +151,7 @@ func (inc *incremental) tables(srs []*shapeRule, infos []RuleInfo, s *Segment, p
 		s.Tables[ti] = t
 	}
 	inc.filters(s, ps, touched)
+	buildPrechecks(s)
 	incrementalSegments.Add(1)
 	return true
 }

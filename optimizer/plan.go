@@ -91,6 +91,8 @@ type Segment struct {
 	Tables []Table
 	// Filters are address prefilters over several tables (see Filter).
 	Filters []Filter
+	// Prechecks are field prefilters over several tables (see Precheck).
+	Prechecks []Precheck
 }
 
 // Filter is a prefilter on an address field shared by several map tables

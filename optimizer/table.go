@@ -70,6 +70,7 @@ func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, p
 		s.Tables = append(s.Tables, t)
 	}
 	buildFilters(s, prev)
+	buildPrechecks(s)
 }
 
 // finishTable sets the table's constant parts, capacity and inline flag,
