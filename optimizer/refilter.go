@@ -163,7 +163,7 @@ func propagate(es []FilterEntry, changed []faddr, w int) {
 		e := &es[i]
 		nested := false
 		for _, c := range changed {
-			if c.l <= e.PrefixLen && bytes.Equal(and(e.Key, ir.PrefixMask(c.l, w)), c.a[:w]) {
+			if c.l <= e.PrefixLen && inPrefix(e.Key, c.a[:w], c.l) {
 				nested = true
 				break
 			}
@@ -182,4 +182,17 @@ func propagate(es []FilterEntry, changed []faddr, w int) {
 		}
 		e.Bits = b
 	}
+}
+
+// inPrefix reports whether key lies in prefix p/l (p has no bits past l).
+func inPrefix(key, p []byte, l int) bool {
+	full := l / 8
+	if !bytes.Equal(key[:full], p[:full]) {
+		return false
+	}
+	if r := l % 8; r != 0 {
+		m := byte(0xff << (8 - r))
+		return key[full]&m == p[full]
+	}
+	return true
 }
