@@ -125,7 +125,7 @@ func Diff(old, new *Plan) (Delta, error) {
 			if len(put)+len(del) > 0 {
 				fd := FilterDelta{Segment: si, Filter: fi, Put: put, Delete: del}
 				if ns.Filters[fi].Dir16 {
-					fd.Buckets = diffBuckets(&os.Filters[fi], &ns.Filters[fi])
+					fd.Buckets = diffBuckets(&os.Filters[fi], &ns.Filters[fi], put, del)
 				}
 				d.Filters = append(d.Filters, fd)
 			}

@@ -1,8 +1,11 @@
 package optimizer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
+	"sort"
 
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -98,7 +101,48 @@ type BucketUpdate struct {
 }
 
 // diffBuckets lists the buckets whose value changed between two filters.
-func diffBuckets(a, b *Filter) []BucketUpdate {
+// Only the buckets the changed entries (put, del) cover are recomputed,
+// unless they cover more than maxBucketEdits buckets.
+func diffBuckets(a, b *Filter, put, del []FilterEntry) []BucketUpdate {
+	seen := map[uint32]bool{}
+	var cand []uint32
+	for _, es := range [][]FilterEntry{put, del} {
+		for _, e := range es {
+			lo, n := dir16Range(e)
+			if len(cand)+int(n) > maxBucketEdits {
+				return diffAllBuckets(a, b)
+			}
+			for x := lo; x < lo+n; x++ {
+				if !seen[x] {
+					seen[x] = true
+					cand = append(cand, x)
+				}
+			}
+		}
+	}
+	slices.Sort(cand)
+	var u []BucketUpdate
+	for _, x := range cand {
+		if ov, nv := bucketValue(a.Entries, x), bucketValue(b.Entries, x); ov != nv {
+			u = append(u, BucketUpdate{Bucket: x, Value: nv})
+		}
+	}
+	return u
+}
+
+// maxBucketEdits bounds the buckets diffBuckets recomputes one by one.
+const maxBucketEdits = 4096
+
+// dir16Range returns the first bucket entry e covers and how many.
+func dir16Range(e FilterEntry) (lo, n uint32) {
+	if e.PrefixLen > 16 {
+		return Dir16Index(e.Key), 1
+	}
+	return Dir16Index(e.Key), uint32(1) << (16 - e.PrefixLen)
+}
+
+// diffAllBuckets compares every bucket.
+func diffAllBuckets(a, b *Filter) []BucketUpdate {
 	ob, nb := a.Buckets(), b.Buckets()
 	var u []BucketUpdate
 	for i := range nb {
@@ -107,4 +151,45 @@ func diffBuckets(a, b *Filter) []BucketUpdate {
 		}
 	}
 	return u
+}
+
+// bucketValue is Buckets()[x] computed from the sorted entries alone.
+func bucketValue(es []FilterEntry, x uint32) uint32 {
+	w := 4
+	addr := make([]byte, w)
+	binary.BigEndian.PutUint16(addr, uint16(x))
+	find := func(key []byte, l int) int {
+		i := sort.Search(len(es), func(i int) bool {
+			if c := bytes.Compare(es[i].Key, key); c != 0 {
+				return c > 0
+			}
+			return es[i].PrefixLen >= l
+		})
+		if i < len(es) && es[i].PrefixLen == l && bytes.Equal(es[i].Key, key) {
+			return i
+		}
+		return -1
+	}
+	var v uint32
+	for l := 16; l >= 0; l-- {
+		if j := find(and(addr, ir.PrefixMask(l, w)), l); j >= 0 {
+			v = es[j].Bits
+			break
+		}
+	}
+	// The entries longer than /16 inside the bucket are contiguous.
+	i := sort.Search(len(es), func(i int) bool { return bytes.Compare(es[i].Key, addr) >= 0 })
+	var maybe uint32
+	for ; i < len(es) && Dir16Index(es[i].Key) == x; i++ {
+		if es[i].PrefixLen > 16 {
+			maybe |= es[i].Bits
+		}
+	}
+	if maybe == 0 {
+		return v
+	}
+	if bits.OnesCount32(maybe&^v) > dir16MaxMaybe {
+		return Dir16Refine
+	}
+	return v | maybe
 }
