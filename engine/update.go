@@ -56,6 +56,11 @@ func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) 
 		nextIR.HookOpts = c.IR.HookOpts
 	}
 	c.IR, c.Program = nextIR, p
+	if !p.Plan.FreshIdentity() || p.Plan.IDCap != uint32(len(next.Rules)+c.opts.counterHeadroom(len(next.Rules))) {
+		if err := c.markUpdated(); err != nil {
+			return true, "", fmt.Errorf("engine: update chain %s: applied, but Restore will not see it: %w", next.Name, err)
+		}
+	}
 	return true, "", nil
 }
 

@@ -242,3 +242,27 @@ func matchRules(old, cur []string) []int {
 	}
 	return match
 }
+
+// FreshIdentity reports whether every rule has the ID and priority a build
+// without Previous would give it (ID = index, evenly spaced priorities)
+// and no table was kept only because an earlier plan had it: then
+// compiling the chain again gives this plan's maps and counter slots
+// (capacities and table kinds aside, which the caller compares with the
+// loaded maps). An incremental build after insertions or deletions
+// usually does not.
+func (p *Plan) FreshIdentity() bool {
+	g := gapFor(len(p.Rules))
+	for i, ri := range p.Rules {
+		if ri.ID != uint32(i) || ri.Prio != uint32(i+1)*g {
+			return false
+		}
+	}
+	for _, s := range p.Segments {
+		for _, t := range s.Tables {
+			if t.nrules == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
