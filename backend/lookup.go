@@ -20,8 +20,13 @@ const (
 	stackBestPrio = -400 // u32 smallest priority hit so far (0xffffffff: none)
 	stackBestID   = -396 // u32 rule ID of that hit
 	stackFilters  = -440 // u32 bitmap per filter, maxSegFilters of them
-	stackClasses  = -480 // u32 class id per class map (0xffffffff: absent)
-	maxSegFilters = 8
+	// stackPrechecks: u32 table bitmap per field precheck (precheck.go),
+	// optimizer.MaxPrechecks of them.
+	stackPrechecks = -424
+	stackClasses   = -480 // u32 class id per class map (0xffffffff: absent)
+	// maxSegFilters: one filter per address field (ip4/ip6 source and
+	// destination) is all the optimiser makes.
+	maxSegFilters = 4
 	maxSegClasses = 8
 	classAbsent   = -1
 )
@@ -44,12 +49,14 @@ const actionValueSize = 16
 // si (map names are at most 15 characters).
 func tableMapName(si, ti int) string  { return fmt.Sprintf("bf_t%d_%d", si, ti) }
 func filterMapName(si, fi int) string { return fmt.Sprintf("bf_f%d_%d", si, fi) }
+func dir16MapName(si, fi int) string  { return fmt.Sprintf("bf_d%d_%d", si, fi) }
 func classMapName(si, ci int) string  { return fmt.Sprintf("bf_c%d_%d", si, ci) }
 
 // lookupSupported reports whether segment s can be compiled as lookups;
 // otherwise its rules are compiled linearly (always correct, only slower).
 func lookupSupported(s *optimizer.Segment, si int) bool {
-	if s.Kind != optimizer.SegLookup || len(s.Filters) > maxSegFilters || len(s.Classes) > maxSegClasses || si > 999 || len(s.Tables) > 999 {
+	if s.Kind != optimizer.SegLookup || len(s.Filters) > maxSegFilters || len(s.Classes) > maxSegClasses || si > 999 || len(s.Tables) > 999 ||
+		len(s.Prechecks) > optimizer.MaxPrechecks {
 		return false
 	}
 	for _, t := range s.Tables {
@@ -84,13 +91,18 @@ func (g *gen) emitLookupSegment(p *optimizer.Plan, si int) error {
 			return fmt.Errorf("segment %d filter %d: %w", si, fi, err)
 		}
 	}
+	for pi := range s.Prechecks {
+		if err := g.emitPrecheck(si, pi, &s.Prechecks[pi]); err != nil {
+			return fmt.Errorf("segment %d precheck %d: %w", si, pi, err)
+		}
+	}
 	for ci := range s.Classes {
 		if err := g.emitClass(si, ci, &s.Classes[ci]); err != nil {
 			return fmt.Errorf("segment %d class %d: %w", si, ci, err)
 		}
 	}
 	for ti := range s.Tables {
-		if err := g.emitTable(si, ti, &s.Tables[ti]); err != nil {
+		if err := g.emitTable(s, si, ti, &s.Tables[ti]); err != nil {
 			return fmt.Errorf("segment %d table %d: %w", si, ti, err)
 		}
 	}
@@ -122,6 +134,9 @@ func (g *gen) emitFilter(si, fi int, f *optimizer.Filter) error {
 	}
 	if err := g.emitKeyField(f.Field, key+int16(pos)); err != nil {
 		return err
+	}
+	if f.Dir16 {
+		g.emitDir16(si, fi, slot, key+int16(pos), done)
 	}
 	b.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(filterMapName(si, fi)),
@@ -171,7 +186,7 @@ func (g *gen) emitClass(si, ci int, c *optimizer.ClassMap) error {
 // emitTable builds the table's key, looks it up and keeps the hit if its
 // priority is the smallest so far. A missing key field, a clear filter bit
 // or a Const mismatch skips the table.
-func (g *gen) emitTable(si, ti int, t *optimizer.Table) error {
+func (g *gen) emitTable(s *optimizer.Segment, si, ti int, t *optimizer.Table) error {
 	b := g.b
 	skip := fmt.Sprintf("seg_%d_t_%d_skip", si, ti)
 	b.comment("segment %d table %d: %s, %d entries", si, ti, t.Kind, len(t.Entries))
@@ -179,6 +194,14 @@ func (g *gen) emitTable(si, ti int, t *optimizer.Table) error {
 		b.emit(
 			asm.LoadMem(asm.R1, asm.R10, int16(stackFilters+4*t.Filter), asm.Word),
 			asm.And.Imm32(asm.R1, int32(uint32(1)<<uint(t.FilterBit))),
+			asm.JEq.Imm(asm.R1, 0, skip),
+		)
+	}
+	checks, bits := s.PrecheckRefs(ti)
+	for i, pi := range checks {
+		b.emit(
+			asm.LoadMem(asm.R1, asm.R10, int16(stackPrechecks+4*pi), asm.Word),
+			asm.And.Imm32(asm.R1, int32(uint32(1)<<uint(bits[i]))),
 			asm.JEq.Imm(asm.R1, 0, skip),
 		)
 	}
@@ -342,6 +365,12 @@ const (
 // segmentMaps is the number of maps segment s needs.
 func segmentMaps(s *optimizer.Segment) int {
 	n := len(s.Filters) + len(s.Classes)
+	for _, f := range s.Filters {
+		if f.Dir16 {
+			n++ // its bucket array
+		}
+	}
+	n += len(s.Prechecks)
 	for _, t := range s.Tables {
 		if t.Kind != optimizer.TableAlways {
 			n++

@@ -18,9 +18,15 @@ func (g *gen) lookupMapSpecs(p *optimizer.Plan, spec *ebpf.CollectionSpec) error
 		used = true
 		for fi := range s.Filters {
 			spec.Maps[filterMapName(si, fi)] = FilterMapSpec(filterMapName(si, fi), &s.Filters[fi])
+			if s.Filters[fi].Dir16 {
+				spec.Maps[dir16MapName(si, fi)] = Dir16MapSpec(dir16MapName(si, fi), &s.Filters[fi])
+			}
 		}
 		for ci := range s.Classes {
 			spec.Maps[classMapName(si, ci)] = ClassMapSpec(classMapName(si, ci), &s.Classes[ci])
+		}
+		for pi := range s.Prechecks {
+			spec.Maps[precheckMapName(si, pi)] = PrecheckMapSpec(precheckMapName(si, pi), s, pi)
 		}
 		for ti := range s.Tables {
 			t := &s.Tables[ti]

@@ -49,6 +49,11 @@ type Options struct {
 	// zero (upstream "bfcli chain update" behaviour) instead of carrying
 	// over those of unchanged rules (the default, see Replace).
 	FreshCounters bool
+	// CounterHeadroom is the number of spare rule counter slots (rule IDs)
+	// a loaded chain gets, so that Update can insert rules without a
+	// reload: 0 means len(rules)/8 + 16, negative none. Chains that inline
+	// user chains (Ruleset) get none.
+	CounterHeadroom int
 	// Ruleset holds the user chains a chain's JUMP and GOTO rules reach
 	// (iptables); they are inlined (backend.CompileInRuleset). Nil: such
 	// rules are refused.

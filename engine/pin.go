@@ -124,6 +124,9 @@ func Restore(dir string, c *ir.Chain, opts Options) (*Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: restore chain %s: %w", c.Name, err)
 	}
+	if err := checkNotUpdated(path); err != nil {
+		return nil, fmt.Errorf("engine: restore chain %s from %s: %w", c.Name, path, err)
+	}
 	p, err := opts.compile(c, opts.backendOptions(nil))
 	if err != nil {
 		return nil, fmt.Errorf("engine: restore: %w", err)

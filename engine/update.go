@@ -56,6 +56,11 @@ func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) 
 		nextIR.HookOpts = c.IR.HookOpts
 	}
 	c.IR, c.Program = nextIR, p
+	if !p.Plan.FreshIdentity() || p.Plan.IDCap != uint32(len(next.Rules)+c.opts.counterHeadroom(len(next.Rules))) {
+		if err := c.markUpdated(); err != nil {
+			return true, "", fmt.Errorf("engine: update chain %s: applied, but Restore will not see it: %w", next.Name, err)
+		}
+	}
 	return true, "", nil
 }
 
@@ -128,6 +133,28 @@ func (c *Chain) applyDelta(p *backend.Program, d *optimizer.Delta, acts map[uint
 		for _, e := range fd.Delete {
 			if err := fm.Delete(backend.FilterKey(f, e.Key, e.PrefixLen)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 				return fmt.Errorf("delete filter entry: %w", err)
+			}
+		}
+		if len(fd.Buckets) > 0 {
+			dm, err := m(backend.Dir16MapName(fd.Segment, fd.Filter))
+			if err != nil {
+				return err
+			}
+			for _, u := range fd.Buckets {
+				if err := dm.Put(u.Bucket, u.Value); err != nil {
+					return fmt.Errorf("write filter bucket %d: %w", u.Bucket, err)
+				}
+			}
+		}
+	}
+	for _, pd := range d.Prechecks {
+		pm, err := m(backend.PrecheckMapName(pd.Segment, pd.Check))
+		if err != nil {
+			return err
+		}
+		for _, u := range pd.Updates {
+			if err := pm.Put(u.Bucket, u.Value); err != nil {
+				return fmt.Errorf("write precheck slot %d: %w", u.Bucket, err)
 			}
 		}
 	}

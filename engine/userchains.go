@@ -10,6 +10,7 @@ func (o Options) compile(c *ir.Chain, bo backend.Options) (*backend.Program, err
 	if o.Ruleset != nil {
 		return backend.CompileInRuleset(o.Ruleset, c, bo)
 	}
+	bo.Plan.CounterHeadroom = o.counterHeadroom(len(c.Rules))
 	return backend.Compile(c, bo)
 }
 

@@ -2,6 +2,7 @@ package optimizer
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -22,10 +23,12 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	for i, r := range c.Rules {
 		fps[i] = fingerprint(r)
 	}
-	infos, _, idCap, err := assignIDs(fps, opts.Previous, opts.CounterHeadroom)
+	ida, err := assignIDsMatch(fps, opts.Previous, opts.CounterHeadroom)
 	if err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
 	}
+	infos, idCap := ida.infos, ida.idCap
+	inc := newIncremental(c, opts.Previous, ida, opts)
 	srs := make([]*shapeRule, len(c.Rules))
 	why := make([]string, len(c.Rules))
 	for i, r := range c.Rules {
@@ -37,8 +40,15 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			why[i] = "set match (live set)"
 			continue
 		}
+		if prev := opts.Previous; prev != nil && prev.classified != nil && prev.opts.LiveSets == opts.LiveSets &&
+			ida.match[i] >= 0 && !usesSet(r) {
+			// Same content as a previous rule: same classification.
+			srs[i], why[i] = prev.classified[ida.match[i]], prev.classWhy[ida.match[i]]
+			continue
+		}
 		srs[i], why[i] = classify(c, r)
 	}
+	classified, classWhy := slices.Clone(srs), slices.Clone(why)
 	segs := segmentRules(srs, opts.maxTables())
 	// Every round marks at least one more rule linear, so the loop ends;
 	// usually one re-segmentation settles it, as splitting a segment only
@@ -64,12 +74,15 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			if si < len(prevSegs) && prevSegs[si].Kind == SegLookup {
 				prev = &prevSegs[si]
 			}
-			buildTables(srs, infos, s, opts, prev)
+			if inc == nil || !inc.tables(srs, infos, s, prev) {
+				buildTables(srs, infos, s, opts, prev)
+			}
 		}
 	}
 	kept := opts
 	kept.Previous = nil
-	p := &Plan{Chain: c, Segments: segs, Rules: infos, IDCap: idCap, fingerprints: fps, opts: kept}
+	p := &Plan{Chain: c, Segments: segs, Rules: infos, IDCap: idCap, fingerprints: fps, opts: kept,
+		classified: classified, classWhy: classWhy}
 	p.byID = make(map[uint32]int, len(infos))
 	for i, ri := range infos {
 		p.byID[ri.ID] = i

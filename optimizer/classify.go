@@ -133,9 +133,7 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		switch m.Op {
 		case ir.OpEq:
 			f := canonPort(canonField(m.Field), l4)
-			if !m.Field.Valid() || m.Field == ir.MetaProbability || m.Field == ir.MetaFlowProbability ||
-				m.Field == ir.MetaIifName || m.Field == ir.MetaOifName || ir.ReadsConntrack(m.Field) ||
-				m.Field == ir.MetaLimit { // stateful: its bucket must see exactly the packets that reach it
+			if !keyField(m.Field) {
 				return nil, "match on " + m.Field.String()
 			}
 			w := m.Field.Width()
@@ -157,7 +155,7 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 			sr.comps = append(sr.comps, cp)
 		case ir.OpRange:
 			w := m.Field.Width()
-			if !m.Field.Valid() || w > 2 {
+			if !keyField(m.Field) || w > 2 {
 				return nil, "range on " + m.Field.String()
 			}
 			if len(m.Value) != w || len(m.High) != w || bytes.Compare(m.Value, m.High) > 0 {
@@ -184,8 +182,8 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 			sr.set = s
 			off := 0
 			for _, f := range s.Key {
-				if !f.Valid() {
-					return nil, "invalid set key field"
+				if !keyField(f) {
+					return nil, "set key field " + f.String()
 				}
 				cf := canonPort(canonField(f), l4)
 				kind := compExact
@@ -260,4 +258,26 @@ func and(v, mask []byte) []byte {
 		out[i] = v[i] & mask[i]
 	}
 	return out
+}
+
+// keyField reports whether matches on f can be table key parts: header
+// fields (network and transport layer bytes, as ir.FieldValue reads them)
+// and the metadata the backend loads as plain values. Everything else —
+// probabilities, interface names, conntrack state, and any field added to
+// the IR later (stateful matches such as rate limits included) — is an
+// opaque filter: its rule stays linear, compiled by the matcher code that
+// knows it.
+func keyField(f ir.Field) bool {
+	if !f.Valid() {
+		return false
+	}
+	switch f.Info().Layer {
+	case ir.LayerL3, ir.LayerL4:
+		return true
+	}
+	switch f {
+	case ir.MetaIface, ir.MetaL3Proto, ir.MetaL4Proto, ir.MetaSport, ir.MetaDport, ir.MetaMark, ir.MetaFlowHash:
+		return true
+	}
+	return false
 }

@@ -28,6 +28,9 @@ func (p *Plan) Describe(w io.Writer, maxEntries int) error {
 			if f.LPM {
 				kind = "lpm"
 			}
+			if f.Dir16 {
+				kind += "+dir16"
+			}
 			ew.printf("  filter %d: %s %s over tables %v, %d entries, capacity %d\n", fi, kind, f.Field, f.Tables, len(f.Entries), f.Capacity)
 			for ei, e := range f.Entries {
 				if maxEntries >= 0 && ei >= maxEntries {
@@ -36,6 +39,9 @@ func (p *Plan) Describe(w io.Writer, maxEntries int) error {
 				}
 				ew.printf("    %x/%d -> %032b\n", e.Key, e.PrefixLen, e.Bits)
 			}
+		}
+		for pi, pc := range s.Prechecks {
+			ew.printf("  precheck %d: %s over tables %v\n", pi, pc.Field, pc.Tables)
 		}
 		for ti, t := range s.Tables {
 			inline := ""

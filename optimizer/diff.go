@@ -22,6 +22,8 @@ type Delta struct {
 	Classes []ClassDelta
 	// Filters lists address prefilter changes.
 	Filters []FilterDelta
+	// Prechecks lists field precheck array changes.
+	Prechecks []PrecheckDelta
 	// Sets lists element changes of the chain's sets (the maps linear
 	// rules look up).
 	Sets []SetDelta
@@ -49,6 +51,8 @@ type FilterDelta struct {
 	// remove (only Key and PrefixLen matter).
 	Put    []FilterEntry
 	Delete []FilterEntry
+	// Buckets are the Dir16 array writes (Filter.Dir16 only).
+	Buckets []BucketUpdate
 }
 
 // ClassDelta is the changes of one class array.
@@ -80,10 +84,13 @@ func (d *Delta) Writes() int {
 		n += len(c.Updates)
 	}
 	for _, f := range d.Filters {
-		n += len(f.Put) + len(f.Delete)
+		n += len(f.Put) + len(f.Delete) + len(f.Buckets)
 	}
 	for _, s := range d.Sets {
 		n += len(s.Add) + len(s.Delete)
+	}
+	for _, p := range d.Prechecks {
+		n += len(p.Updates)
 	}
 	return n
 }
@@ -111,12 +118,27 @@ func Diff(old, new *Plan) (Delta, error) {
 			}
 		}
 		for fi := range ns.Filters {
+			if sameBacking(os.Filters[fi].Entries, ns.Filters[fi].Entries) {
+				continue
+			}
 			put, del := diffFilter(os.Filters[fi].Entries, ns.Filters[fi].Entries)
 			if len(put)+len(del) > 0 {
-				d.Filters = append(d.Filters, FilterDelta{Segment: si, Filter: fi, Put: put, Delete: del})
+				fd := FilterDelta{Segment: si, Filter: fi, Put: put, Delete: del}
+				if ns.Filters[fi].Dir16 {
+					fd.Buckets = diffBuckets(&os.Filters[fi], &ns.Filters[fi], put, del)
+				}
+				d.Filters = append(d.Filters, fd)
+			}
+		}
+		for pi := range ns.Prechecks {
+			if u := diffPrechecks(os, ns, pi); len(u) > 0 {
+				d.Prechecks = append(d.Prechecks, PrecheckDelta{Segment: si, Check: pi, Updates: u})
 			}
 		}
 		for ti := range ns.Tables {
+			if sameBacking(os.Tables[ti].Entries, ns.Tables[ti].Entries) {
+				continue // shared by an incremental build: unchanged
+			}
 			put, del := diffEntries(os.Tables[ti].Entries, ns.Tables[ti].Entries)
 			if len(put)+len(del) > 0 {
 				d.Tables = append(d.Tables, TableDelta{Segment: si, Table: ti, Put: put, Delete: del})
@@ -188,6 +210,9 @@ func structureChange(old, new *Plan) string {
 		}
 		if why := filterStructureChange(os, ns); why != "" {
 			return fmt.Sprintf("segment %d %s", si, why)
+		}
+		if precheckStructureChange(os, ns) {
+			return fmt.Sprintf("segment %d changed its prechecks", si)
 		}
 		for ti := range ns.Tables {
 			ot, nt := &os.Tables[ti], &ns.Tables[ti]
@@ -345,7 +370,7 @@ func filterStructureChange(os, ns *Segment) string {
 	}
 	for fi := range ns.Filters {
 		of, nf := &os.Filters[fi], &ns.Filters[fi]
-		if of.Field != nf.Field || of.LPM != nf.LPM || !slices.Equal(of.Tables, nf.Tables) {
+		if of.Field != nf.Field || of.LPM != nf.LPM || of.Dir16 != nf.Dir16 || !slices.Equal(of.Tables, nf.Tables) {
 			return fmt.Sprintf("filter %d changed", fi)
 		}
 		if of.Capacity != nf.Capacity {
@@ -365,4 +390,11 @@ func diffFilter(a, b []FilterEntry) (put, del []FilterEntry) {
 	return mergeSorted(a, b,
 		func(e FilterEntry) ([]byte, int) { return e.Key, e.PrefixLen },
 		func(x, y FilterEntry) bool { return x.Bits == y.Bits })
+}
+
+// sameBacking reports whether two slices are the same memory (plans of an
+// incremental build share the entries of untouched tables and filters;
+// plans are never modified, so shared means equal).
+func sameBacking[E any](a, b []E) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -82,6 +83,32 @@ func applyDelta(t *testing.T, old, new *Plan, d Delta) {
 				if got, ok := m[entryID(e.Key, e.PrefixLen)]; !ok || got.Value != e.Value {
 					t.Fatalf("segment %d table %d: entry % x/%d is %+v after the delta, want %+v", si, ti, e.Key, e.PrefixLen, got, e)
 				}
+			}
+		}
+		for fi := range s.Filters {
+			arr := old.Segments[si].Filters[fi].Buckets()
+			for _, fd := range d.Filters {
+				if fd.Segment == si && fd.Filter == fi {
+					for _, u := range fd.Buckets {
+						arr[u.Bucket] = u.Value
+					}
+				}
+			}
+			if !slices.Equal(arr, s.Filters[fi].Buckets()) {
+				t.Fatalf("segment %d filter %d: Dir16 buckets differ after the delta", si, fi)
+			}
+		}
+		for pi := range s.Prechecks {
+			arr := old.Segments[si].Prechecks[pi].Array(&old.Segments[si])
+			for _, pd := range d.Prechecks {
+				if pd.Segment == si && pd.Check == pi {
+					for _, u := range pd.Updates {
+						arr[u.Bucket] = u.Value
+					}
+				}
+			}
+			if !slices.Equal(arr, s.Prechecks[pi].Array(&new.Segments[si])) {
+				t.Fatalf("segment %d precheck %d differs after the delta", si, pi)
 			}
 		}
 		for ci := range s.Classes {

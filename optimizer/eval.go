@@ -26,12 +26,27 @@ type evalIndex struct {
 type segIndex struct {
 	tables  []tableIndex
 	filters []filterIndex
+	// prechecks are the precheck arrays (Precheck.Array).
+	prechecks [][]uint32
 }
 
 // filterIndex is a filter as Go maps by prefix length, longest first.
 type filterIndex struct {
 	byLen map[int]map[string]uint32
 	lens  []int
+	// buckets is the Dir16 array (nil: none).
+	buckets []uint32
+}
+
+// lookupDir16 returns the bitmap of addr and whether the filter's map had
+// to be looked up (no Dir16 stage, or a bucket marked Dir16Refine).
+func (fx *filterIndex) lookupDir16(addr []byte) (bits uint32, mapLookup bool) {
+	if fx.buckets != nil {
+		if v := fx.buckets[Dir16Index(addr)]; v&Dir16Refine == 0 {
+			return v, false
+		}
+	}
+	return fx.lookup(addr), true
 }
 
 // lookup returns the bitmap of the longest entry containing addr.
@@ -66,7 +81,11 @@ func buildIndexes(p *Plan) []segIndex {
 				fx.byLen[e.PrefixLen][string(e.Key)] = e.Bits
 			}
 			sort.Sort(sort.Reverse(sort.IntSlice(fx.lens)))
+			fx.buckets = f.Buckets()
 			out[si].filters = append(out[si].filters, fx)
+		}
+		for pi := range s.Prechecks {
+			out[si].prechecks = append(out[si].prechecks, s.Prechecks[pi].Array(&p.Segments[si]))
 		}
 		out[si].tables = make([]tableIndex, len(s.Tables))
 		for ti, t := range s.Tables {
@@ -108,6 +127,11 @@ type Cost struct {
 	// MapLookups counts hash and LPM lookups (inline and constant tables
 	// excepted).
 	MapLookups int
+	// BucketLookups counts Dir16 bucket array lookups (inlined by the
+	// verifier: cheap); a bucket marked Dir16Refine adds a MapLookup.
+	BucketLookups int
+	// PrecheckLookups counts field precheck array lookups (inlined).
+	PrecheckLookups int
 	// Skipped counts table lookups avoided because a key field is absent
 	// or differs from the part's Const.
 	Skipped int
@@ -176,8 +200,21 @@ func lookupSegment(s *Segment, six segIndex, pkt *ir.Packet, pp *ir.Parsed, cost
 	fbits := make([]uint32, len(s.Filters)) // 0 when the field is absent
 	for fi := range s.Filters {
 		if v, ok := ir.FieldValue(s.Filters[fi].Field, pkt, pp); ok {
-			cost.MapLookups++
-			fbits[fi] = six.filters[fi].lookup(v)
+			var mapLookup bool
+			fbits[fi], mapLookup = six.filters[fi].lookupDir16(v)
+			if s.Filters[fi].Dir16 {
+				cost.BucketLookups++
+			}
+			if mapLookup {
+				cost.MapLookups++
+			}
+		}
+	}
+	pbits := make([]uint32, len(s.Prechecks)) // 0 when the field is absent
+	for pi := range s.Prechecks {
+		if v, ok := ir.FieldValue(s.Prechecks[pi].Field, pkt, pp); ok {
+			cost.PrecheckLookups++
+			pbits[pi] = six.prechecks[pi][PrecheckIndex(v)]
 		}
 	}
 	classes := make([]int, len(s.Classes)) // class id, -1 when the field is absent
@@ -195,6 +232,10 @@ func lookupSegment(s *Segment, six segIndex, pkt *ir.Packet, pp *ir.Parsed, cost
 		t := &s.Tables[ti]
 		if t.Filter >= 0 && fbits[t.Filter]&(1<<t.FilterBit) == 0 {
 			cost.Skipped++ // no entry has the packet's address
+			continue
+		}
+		if checks, bits := s.precheckRefs(ti); !prechecked(pbits, checks, bits) {
+			cost.Skipped++ // no entry has the packet's value in a prechecked field
 			continue
 		}
 		key, ok := packetKey(t, classes, pkt, pp)
@@ -303,4 +344,14 @@ func walkChain(rs *ir.Ruleset, c *ir.Chain, pkt *ir.Packet, pp *ir.Parsed, res *
 		}
 	}
 	return ir.Verdict{}, "", 0, false
+}
+
+// prechecked reports whether every precheck of a table lets it through.
+func prechecked(pbits []uint32, checks, bits []int) bool {
+	for i, pi := range checks {
+		if pbits[pi]&(1<<bits[i]) == 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -62,7 +62,7 @@ func buildFilters(s *Segment, prev *Segment) {
 				for _, ti := range tabs {
 					assigned[ti] = true
 				}
-				groups = append(groups, Filter{Field: pf.Field, Tables: tabs, Capacity: pf.Capacity, LPM: pf.LPM})
+				groups = append(groups, Filter{Field: pf.Field, Tables: tabs, Capacity: pf.Capacity, LPM: pf.LPM, Dir16: pf.Dir16})
 			}
 		}
 	}
@@ -98,7 +98,7 @@ func buildFilters(s *Segment, prev *Segment) {
 		for _, ti := range tabs {
 			assigned[ti] = true
 		}
-		groups = append(groups, Filter{Field: best, Tables: tabs})
+		groups = append(groups, Filter{Field: best, Tables: tabs, Dir16: dir16Eligible(best, len(tabs))})
 	}
 	s.Filters = nil
 	for fi := range groups {
@@ -136,7 +136,7 @@ func fillFilter(s *Segment, f *Filter, fi int) {
 	byLen := map[int]map[string]uint32{}
 	var lens []int
 	for k, b := range bits {
-		f.Entries = append(f.Entries, FilterEntry{Key: []byte(k.key), PrefixLen: k.plen, Bits: b})
+		f.Entries = append(f.Entries, FilterEntry{Key: []byte(k.key), PrefixLen: k.plen, Bits: b, raw: b})
 		if byLen[k.plen] == nil {
 			byLen[k.plen] = map[string]uint32{}
 			lens = append(lens, k.plen)

@@ -66,24 +66,50 @@ func fingerprint(r *ir.Rule) string {
 // new ones, and priorities between their neighbours'. It returns the IDs
 // that are new (their counters must start at zero) and the ID capacity.
 func assignIDs(fps []string, prev *Plan, headroom int) (infos []RuleInfo, fresh []uint32, idCap uint32, err error) {
+	a, err := assignIDsMatch(fps, prev, headroom)
+	return a.infos, a.fresh, a.idCap, err
+}
+
+// idAssignment is the result of assignIDsMatch.
+type idAssignment struct {
+	infos []RuleInfo
+	fresh []uint32
+	idCap uint32
+	// match maps every rule to the previous rule whose identity it keeps
+	// (-1: new; nil without a previous plan).
+	match []int
+	// renumbered is set when every priority changed (no gap was left).
+	renumbered bool
+}
+
+// assignIDsMatch is assignIDs, also returning the rule matching and
+// whether priorities were renumbered (incremental builds need both).
+func assignIDsMatch(fps []string, prev *Plan, headroom int) (a idAssignment, err error) {
+	infos, fresh, idCap, match, renumbered, err := assignIDsFull(fps, prev, headroom)
+	return idAssignment{infos, fresh, idCap, match, renumbered}, err
+}
+
+func assignIDsFull(fps []string, prev *Plan, headroom int) (infos []RuleInfo, fresh []uint32, idCap uint32, match []int, renumbered bool, err error) {
 	n := len(fps)
 	infos = make([]RuleInfo, n)
 	if uint64(n)+1 >= math.MaxUint32 {
-		return nil, nil, 0, fmt.Errorf("%d rules is more than the optimiser can number", n)
+		return nil, nil, 0, nil, false, fmt.Errorf("%d rules is more than the optimiser can number", n)
 	}
 	if prev == nil {
 		numberFresh(infos)
 		if headroom < 0 || uint64(n)+uint64(headroom)+2 >= math.MaxUint32 {
 			headroom = 0
 		}
-		return infos, nil, uint32(n + headroom), nil
+		return infos, nil, uint32(n + headroom), nil, false, nil
 	}
-	match := matchRules(prev.fingerprints, fps)
-	used := map[uint32]bool{}
+	match = matchRules(prev.fingerprints, fps)
+	used := make([]bool, prev.IDCap)
 	for i, j := range match {
 		if j >= 0 {
 			infos[i].ID, infos[i].Prio = prev.Rules[j].ID, prev.Rules[j].Prio
-			used[infos[i].ID] = true
+			if infos[i].ID < prev.IDCap {
+				used[infos[i].ID] = true
+			}
 		}
 	}
 	var free []uint32
@@ -116,8 +142,9 @@ func assignIDs(fps []string, prev *Plan, headroom int) (infos []RuleInfo, fresh 
 		for i := range infos {
 			infos[i].Prio = uint32(i+1) * g
 		}
+		renumbered = true
 	}
-	return infos, fresh, idCap, nil
+	return infos, fresh, idCap, match, renumbered, nil
 }
 
 func gapFor(n int) uint32 {
@@ -214,4 +241,28 @@ func matchRules(old, cur []string) []int {
 		pos[cur[i]] = q
 	}
 	return match
+}
+
+// FreshIdentity reports whether every rule has the ID and priority a build
+// without Previous would give it (ID = index, evenly spaced priorities)
+// and no table was kept only because an earlier plan had it: then
+// compiling the chain again gives this plan's maps and counter slots
+// (capacities and table kinds aside, which the caller compares with the
+// loaded maps). An incremental build after insertions or deletions
+// usually does not.
+func (p *Plan) FreshIdentity() bool {
+	g := gapFor(len(p.Rules))
+	for i, ri := range p.Rules {
+		if ri.ID != uint32(i) || ri.Prio != uint32(i+1)*g {
+			return false
+		}
+	}
+	for _, s := range p.Segments {
+		for _, t := range s.Tables {
+			if t.nrules == 0 {
+				return false
+			}
+		}
+	}
+	return true
 }

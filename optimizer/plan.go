@@ -30,6 +30,10 @@ type Plan struct {
 
 	// fingerprints identify rules across builds (see fingerprint).
 	fingerprints []string
+	// classified and classWhy are classify's result per rule, before the
+	// range replication budget (reused by incremental builds).
+	classified []*shapeRule
+	classWhy   []string
 	// byID maps a rule ID to its rule index.
 	byID map[uint32]int
 	// opts are the options the plan was built with (Previous cleared).
@@ -87,6 +91,8 @@ type Segment struct {
 	Tables []Table
 	// Filters are address prefilters over several tables (see Filter).
 	Filters []Filter
+	// Prechecks are field prefilters over several tables (see Precheck).
+	Prechecks []Precheck
 }
 
 // Filter is a prefilter on an address field shared by several map tables
@@ -106,6 +112,10 @@ type Filter struct {
 	// by key.
 	Entries  []FilterEntry
 	Capacity int
+	// Dir16 adds a first stage to an IPv4 filter: an array of one bucket
+	// per /16 (see Buckets), looked up before the map; only buckets with
+	// entries longer than /16 need the map lookup.
+	Dir16 bool
 }
 
 // FilterEntry is one address or prefix of a filter and its table bitmap.
@@ -113,6 +123,9 @@ type FilterEntry struct {
 	Key       []byte
 	PrefixLen int
 	Bits      uint32
+	// raw is the bitmap of the tables holding this very prefix (Bits
+	// without the ancestors'), for incremental builds.
+	raw uint32
 }
 
 // MaxFilterTables bounds the tables of one filter (the bitmap is a u32).
@@ -167,6 +180,13 @@ type Table struct {
 	// Shape identifies the table's shape (an opaque binary string of the
 	// components' kinds, fields and masks, stable across builds).
 	Shape string
+
+	// nrules is the number of rules of the shape (dead ones included).
+	nrules int
+	// dups lists, for the entries (entryID) several rules give, every
+	// contributing value sorted by priority (shared between plans: never
+	// modified once built).
+	dups map[string][]Value
 }
 
 // KeyPart is one component of a table key.

@@ -59,24 +59,44 @@ func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, p
 		rules := groups[sh]
 		if len(rules) == 0 {
 			t := *pt
-			t.Entries = nil
+			t.Entries, t.dups, t.nrules = nil, nil, 0
 			t.Key = remapClasses(pt.Key, prev, s)
 			s.Tables = append(s.Tables, t)
 			continue
 		}
 		t := buildTable(srs, infos, s.Classes, sh, rules, pt != nil && pt.Kind == TableLPM)
-		setConsts(&t, pt)
-		t.Capacity = capacity(len(t.Entries))
-		if t.Kind == TableAlways {
-			t.Capacity = 1
-		}
-		if pt != nil && pt.Kind == t.Kind && sameLayout(pt.Key, t.Key) && len(t.Entries) <= pt.Capacity {
-			t.Capacity = pt.Capacity
-		}
-		t.Inline = t.Kind != TableAlways && opts.inlineMax() > 0 && len(t.Entries) <= opts.inlineMax()
+		t.nrules = len(rules)
+		finishTable(&t, pt, opts)
 		s.Tables = append(s.Tables, t)
 	}
 	buildFilters(s, prev)
+	buildPrechecks(s)
+}
+
+// finishTable sets the table's constant parts, capacity and inline flag,
+// keeping the previous table's (pt, nil: none) where they still hold.
+func finishTable(t *Table, pt *Table, opts Options) {
+	setConsts(t, pt)
+	t.Capacity = capacity(len(t.Entries))
+	if t.Kind == TableAlways {
+		t.Capacity = 1
+	}
+	if pt != nil && pt.Kind == t.Kind && sameLayout(pt.Key, t.Key) && len(t.Entries) <= pt.Capacity {
+		t.Capacity = pt.Capacity
+	}
+	t.Inline = t.Kind != TableAlways && opts.inlineMax() > 0 && len(t.Entries) <= opts.inlineMax()
+}
+
+// insertValue adds v to a list sorted by priority (nothing when present).
+func insertValue(l []Value, v Value) []Value {
+	i := sort.Search(len(l), func(i int) bool { return l[i].Prio >= v.Prio })
+	if i < len(l) && l[i] == v {
+		return l
+	}
+	l = append(l, Value{})
+	copy(l[i+1:], l[i:])
+	l[i] = v
+	return l
 }
 
 // constMinEntries is the smallest table whose constant parts are marked:
@@ -259,6 +279,19 @@ func sortEntries(es []Entry) {
 func (tb *tableBuilder) add(key []byte, plen int, v Value) {
 	id := entryID(key, plen)
 	if j, ok := tb.best[id]; ok {
+		if v == tb.t.Entries[j].Value {
+			return
+		}
+		// Several rules give this key: remember them all, so that an
+		// incremental build can remove the best one (incremental.go).
+		if tb.t.dups == nil {
+			tb.t.dups = map[string][]Value{}
+		}
+		l, seen := tb.t.dups[id]
+		if !seen {
+			l = []Value{tb.t.Entries[j].Value}
+		}
+		tb.t.dups[id] = insertValue(l, v)
 		if v.Prio < tb.t.Entries[j].Value.Prio {
 			tb.t.Entries[j].Value = v
 		}
