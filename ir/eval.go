@@ -55,6 +55,12 @@ type Packet struct {
 	// CtProto is the layer 4 protocol of the conntrack entry's original
 	// tuple (ct.proto), meaningful when NFCT has an entry.
 	CtProto uint8
+	// PktType is skb->pkt_type (meta.pkttype; see pktmatch.go).
+	PktType uint8
+	// MACHeader is the Ethernet header xt_mac reads (eth.saddr): nil when
+	// the device is not Ethernet or the MAC header is unset or overlaps
+	// the network header.
+	MACHeader []byte
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -202,6 +208,10 @@ func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 	switch f {
 	case MetaIifName, MetaOifName, CtState, CtProto:
 		return netfilterFieldValue(f, p)
+	case MetaPktType, MetaMACSaddr:
+		return pktFieldValue(f, p, pp)
+	case TCPOption, TCPPort, UDPPort:
+		return nil, false // whole matches: compoundMatch
 	case MetaIface:
 		return putUint(uint64(p.Ifindex), 4), true
 	case MetaL3Proto:
@@ -415,6 +425,9 @@ func MatchHolds(c *Chain, m *Match, p *Packet, pp *Parsed) bool {
 			key = append(key, v...)
 		}
 		return setContains(s, key) != m.Negate
+	}
+	if hit, handled := compoundMatch(m, p, pp); handled {
+		return hit
 	}
 	v, ok := FieldValue(m.Field, p, pp)
 	if !ok {

@@ -56,6 +56,8 @@ const (
 	KindCtState
 	// KindU16: u16, decimal or 0x hexadecimal.
 	KindU16
+	// KindMAC: a 6-byte Ethernet address, "aa:bb:cc:dd:ee:ff" (pktmatch.go).
+	KindMAC
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -72,6 +74,8 @@ func (k ValueKind) Width() int {
 		return 16
 	case KindCtState:
 		return 4
+	case KindMAC:
+		return 6
 	case KindNone:
 		return 0
 	}
@@ -241,6 +245,8 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 	switch k {
 	case KindIfName:
 		return parseIfName(s)
+	case KindMAC:
+		return parseMAC(s)
 	case KindU16:
 		v, err := parseUint(s, math.MaxUint16, true)
 		if err != nil {
@@ -422,6 +428,8 @@ func (k ValueKind) Format(value, mask []byte) string {
 		return formatIfName(value, mask)
 	case KindCtState:
 		return formatCtState(Uint(value))
+	case KindMAC:
+		return formatMAC(value)
 	}
 	v := Uint(value)
 	switch k {
