@@ -9,8 +9,6 @@ var Unsupported = map[string]string{
 	"NFLOG":    "netfilter BPF programs cannot hand packets to nfnetlink_log",
 	"NFQUEUE":  "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
 	"QUEUE":    "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
-	"mac":      "the Ethernet source address is not read by the netfilter backend yet",
 	"addrtype": "address types need a FIB lookup, and bpf_fib_lookup is only available to XDP and TC programs, not to netfilter ones",
 	"limit":    "the token bucket is not implemented in the backend yet (it needs per-rule state in a map, bpf_jiffies64 and the kernel's HZ to follow xt_limit)",
-	"pkttype":  "skb->pkt_type is not read by the netfilter backend yet",
 }
