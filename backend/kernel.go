@@ -21,6 +21,8 @@ type nfOffsets struct {
 	// ctProtonum is the offset of the original tuple's protocol in
 	// struct nf_conn (-1: missing), for ct.proto.
 	ctProtonum int16
+	// pkt holds the offsets of meta.pkttype and eth.saddr (pktmatch_btf.go).
+	pkt pktOffsets
 }
 
 // resolveNetfilter reads the offsets netfilter programs use from spec.
@@ -51,6 +53,7 @@ func resolveNetfilter(spec *btf.Spec) (*nfOffsets, error) {
 		*f.dst = off
 	}
 	resolveNetfilterFields(spec, &o)
+	o.pkt = resolvePktMatch(spec)
 	var fn *btf.Func
 	if err := spec.TypeByName("bpf_dynptr_from_skb", &fn); err != nil {
 		return nil, fmt.Errorf("kfunc bpf_dynptr_from_skb: %w", err)

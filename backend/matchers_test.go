@@ -42,6 +42,7 @@ func matcherCases(tb testing.TB) []ir.Match {
 		e(ir.UDPSport, "53"), e(ir.UDPDport, "5353"), r(ir.UDPDport, "1", "100"),
 		e(ir.ICMPType, "8"), e(ir.ICMPCode, "1"), e(ir.ICMPv6Type, "128"), e(ir.ICMPv6Code, "4"),
 	}
+	cases = append(cases, pktMatchCases(tb)...) // iptables packet matches (pktmatch_test.go)
 	n := len(cases)
 	for i := 0; i < n; i++ {
 		neg := cases[i]

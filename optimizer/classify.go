@@ -127,6 +127,9 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		if m.Negate {
 			return nil, "negated match"
 		}
+		if m.Field.Info().Compound {
+			return nil, "match on " + m.Field.String() // not one compare of a loaded value
+		}
 		switch m.Op {
 		case ir.OpEq:
 			f := canonPort(canonField(m.Field), l4)
