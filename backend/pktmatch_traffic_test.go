@@ -12,6 +12,7 @@ import (
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
 	"github.com/bpfilter-go/bpfilter/internal/testpkt"
 	"github.com/bpfilter-go/bpfilter/ir"
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -19,15 +20,17 @@ import (
 const pktTrafficPort = 9999
 
 // TestPktMatchRealTraffic attaches a chain of CONTINUE rules on
-// meta.pkttype and eth.saddr to netfilter PREROUTING and INPUT of a test
-// namespace B, sends B real frames (unicast, broadcast and multicast
-// destination MACs, B's peer's and another source MAC) and datagrams B
-// sends itself to the broadcast address and to a multicast group (looped
-// back with PACKET_LOOPBACK and no Ethernet header), and checks that each
-// rule counts each packet exactly when ir.Eval says it matches.
+// meta.pkttype and eth.saddr to netfilter PREROUTING and INPUT (and one on
+// meta.pkttype to TCX ingress) of a test namespace B, sends B real frames
+// (unicast, broadcast and multicast destination MACs, B's peer's and
+// another source MAC) and, on netfilter, datagrams B sends itself to the
+// IPv4 broadcast address, an IPv4 multicast group and the IPv6 all-nodes
+// group (looped back with PACKET_LOOPBACK and no Ethernet header), and
+// checks that each rule counts each packet exactly when ir.Eval says it
+// matches.
 func TestPktMatchRealTraffic(t *testing.T) {
 	testenv.RequireBPF(t)
-	for _, h := range []ir.Hook{ir.HookNFPreRouting, ir.HookNFLocalIn} {
+	for _, h := range []ir.Hook{ir.HookNFPreRouting, ir.HookNFLocalIn, ir.HookTCIngress} {
 		t.Run(h.String(), func(t *testing.T) { pktTraffic(t, h) })
 	}
 }
@@ -59,23 +62,39 @@ func pktTraffic(t *testing.T, h ir.Hook) {
 	}
 	mac := func(s string, neg bool) ir.Match { return eqMatch(t, ir.MetaMACSaddr, s, neg) }
 	pt := func(s string, neg bool) ir.Match { return eqMatch(t, ir.MetaPktType, s, neg) }
+	nf := h.Flavour() == ir.FlavourNF
 	c := &ir.Chain{Name: "pkt", Hook: h, Policy: ir.Verdict{Kind: ir.Accept}, Rules: []*ir.Rule{
 		rule(),
-		rule(mac(macA.String(), false)), rule(mac(macA.String(), true)),
-		rule(mac(other.String(), false)), rule(mac(other.String(), true)),
-		rule(ir.Match{Field: ir.MetaMACSaddr, Op: ir.OpEq, Value: []byte{0x02, 0xaa, 0, 0, 0, 0}, Mask: []byte{0xff, 0xff, 0, 0, 0, 0}}),
 		rule(pt("0", false)), rule(pt("1", false)), rule(pt("2", false)), rule(pt("5", false)),
 		rule(pt("0", true)), rule(pt("1", true)), rule(pt("2", true)),
-		rule(pt("1", false), mac(other.String(), false)),
 	}}
+	if nf {
+		c.Rules = append(c.Rules,
+			rule(mac(macA.String(), false)), rule(mac(macA.String(), true)),
+			rule(mac(other.String(), false)), rule(mac(other.String(), true)),
+			rule(ir.Match{Field: ir.MetaMACSaddr, Op: ir.OpEq, Value: []byte{0x02, 0xaa, 0, 0, 0, 0}, Mask: []byte{0xff, 0xff, 0, 0, 0, 0}}),
+			rule(pt("1", false), mac(other.String(), false)),
+		)
+	}
 	l := compileAndLoad(t, c)
 	err := b.Do(func() error {
-		lk, err := link.AttachNetfilter(link.NetfilterOptions{Program: l.coll.Programs[ProgramName], ProtocolFamily: nfprotoIPv4,
-			Hook: link.NetfilterInetHook(nfHookNum[h]), Priority: -100})
-		if err == nil {
+		prog := l.coll.Programs[ProgramName]
+		if !nf {
+			lk, err := link.AttachTCX(link.TCXOptions{Program: prog, Interface: v.IfindexB, Attach: ebpf.AttachTCXIngress})
+			if err == nil {
+				t.Cleanup(func() { lk.Close() })
+			}
+			return err
+		}
+		for _, pf := range []uint32{nfprotoIPv4, nfprotoIPv6} {
+			lk, err := link.AttachNetfilter(link.NetfilterOptions{Program: prog, ProtocolFamily: link.NetfilterProtocolFamily(pf),
+				Hook: link.NetfilterInetHook(nfHookNum[h]), Priority: -100})
+			if err != nil {
+				return err
+			}
 			t.Cleanup(func() { lk.Close() })
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("attach %s in the test namespace: %v", h, err)
@@ -111,8 +130,16 @@ func pktTraffic(t *testing.T, h ir.Hook) {
 	}
 	t.Cleanup(func() { mcastConn.Close() })
 	for _, f := range frames {
+		frame := append(ethHeader(f.dst, f.src), f.ip...)
 		p := &ir.Packet{Data: f.ip, L3Proto: ir.EthPIP, PktType: f.pktType, MACHeader: ethHeader(f.dst, f.src)}
-		pktTrafficCheck(t, l, c, f.name, p, func() error { return sendFrame(a, v.IfindexA, f.dst, append(ethHeader(f.dst, f.src), f.ip...)) })
+		if !nf {
+			p = &ir.Packet{Data: frame, L2: true, PktType: f.pktType}
+		}
+		pktTrafficCheck(t, l, c, f.name, p, func() error { return sendFrame(a, v.IfindexA, f.dst, frame) })
+	}
+	if !nf {
+		// Looped-back skbs reach TC ingress without an Ethernet header.
+		return
 	}
 	// Datagrams B sends to itself: looped back (PACKET_LOOPBACK) with the
 	// MAC header at the network header, which xt_mac refuses.
@@ -123,6 +150,31 @@ func pktTraffic(t *testing.T, h ir.Hook) {
 		p := &ir.Packet{Data: udp("198.18.0.2", x.dst, x.sport), L3Proto: ir.EthPIP, PktType: ir.PacketLoopback}
 		pktTrafficCheck(t, l, c, x.name, p, func() error { return sendLocal(b, x.dst, x.sport) })
 	}
+	// IPv6: xt_pkttype reads every looped-back IPv6 packet as multicast.
+	udp6 := testpkt.IPv6{Src: testpkt.Addr("fe80::1"), Dst: testpkt.Addr("ff02::1"), NextHdr: testpkt.ProtoUDP, HopLimit: 1}.
+		Encode(testpkt.UDP{Sport: 7003, Dport: pktTrafficPort}.Encode(1, 2, 3, 4))
+	p := &ir.Packet{Data: udp6, L3Proto: ir.EthPIPv6, PktType: ir.PacketLoopback}
+	pktTrafficCheck(t, l, c, "looped IPv6 multicast", p, func() error { return sendLocal6(b, v.IfindexB, 7003) })
+}
+
+// sendLocal6 sends one UDP datagram from ns to ff02::1 on interface
+// ifindex from source port sport.
+func sendLocal6(ns *testenv.Netns, ifindex int, sport uint16) error {
+	return ns.Do(func() error {
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifindex); err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrInet6{Port: int(sport)}); err != nil {
+			return err
+		}
+		to := &unix.SockaddrInet6{Port: pktTrafficPort, Addr: [16]byte(testpkt.Addr("ff02::1").AsSlice()), ZoneId: uint32(ifindex)}
+		return unix.Sendto(fd, []byte{1, 2, 3, 4}, 0, to)
+	})
 }
 
 func ethHeader(dst, src net.HardwareAddr) []byte {
