@@ -232,7 +232,7 @@ func (g *gen) emitRule(rp *rulePlan) error {
 			other = append(other, m)
 		}
 	}
-	if len(combined) < 2 {
+	if len(combined) < 2 || hotDrops(rp.matches) { // hotDrops: pktmatch.go
 		other, combined = rp.matches, nil
 	}
 	if len(combined) > 0 {

@@ -176,8 +176,9 @@ func (g *gen) emitMACMatch(m *ir.Match, next string) error {
 
 // emitTCPOptionMatch walks the TCP options as tcp_find_option does (see
 // ir.TCPOptionPresent): a data offset below 5 or options past the end of
-// the packet make the match false, also negated. The walk is unrolled
-// (every step advances at least one byte, the options are at most 40).
+// the packet drop the packet without counting it (ir.RuleOutcome). The
+// walk is unrolled (every step advances at least one byte, the options
+// are at most 40).
 func (g *gen) emitTCPOptionMatch(m *ir.Match, next string) error {
 	if m.Op != ir.OpEq || len(m.Value) != 1 || m.Mask != nil {
 		return fmt.Errorf("matcher %s: malformed match", m.Field)
@@ -187,20 +188,24 @@ func (g *gen) emitTCPOptionMatch(m *ir.Match, next string) error {
 	}
 	b := g.b
 	kind := int32(m.Value[0])
-	found, notFound := b.fresh("tcpopt_found"), b.fresh("tcpopt_none")
+	drop, err := g.verdictCode(ir.Drop)
+	if err != nil {
+		return err
+	}
+	found, notFound, hot := b.fresh("tcpopt_found"), b.fresh("tcpopt_none"), b.fresh("tcpopt_hotdrop")
 	b.emit(
 		asm.LoadMem(asm.R1, asm.R10, stackL4+12, asm.Byte),
 		asm.RSh.Imm(asm.R1, 4),
 		asm.LSh.Imm(asm.R1, 2),
-		asm.JLT.Imm(asm.R1, 20, next),
+		asm.JLT.Imm(asm.R1, 20, hot),
 		asm.Sub.Imm(asm.R1, 20),
 		asm.JEq.Imm(asm.R1, 0, notFound),
-		asm.JGT.Imm(asm.R1, tcpOptsMax, next),
+		asm.JGT.Imm(asm.R1, tcpOptsMax, hot),
 		asm.LoadMem(asm.R2, asm.R10, stackOff, asm.DWord),
 		asm.Add.Imm(asm.R2, 20),
 		asm.Mov.Reg(asm.R3, asm.R2),
 		asm.Add.Reg(asm.R3, asm.R1),
-		asm.JGT.Reg(asm.R3, regLen, next),
+		asm.JGT.Reg(asm.R3, regLen, hot),
 		asm.StoreMem(asm.R10, stackPktTmp, asm.R1, asm.DWord),
 	)
 	for off := int16(0); off < tcpOptsMax; off += 8 {
@@ -208,7 +213,7 @@ func (g *gen) emitTCPOptionMatch(m *ir.Match, next string) error {
 	}
 	g.emitLoadBytesLen(stackTCPOpts)
 	b.emit(
-		asm.JNE.Imm(asm.R0, 0, next),
+		asm.JNE.Imm(asm.R0, 0, hot),
 		asm.LoadMem(asm.R1, asm.R10, stackPktTmp, asm.DWord),
 		asm.Mov.Imm(asm.R2, 0),
 	)
@@ -238,6 +243,9 @@ func (g *gen) emitTCPOptionMatch(m *ir.Match, next string) error {
 		b.label(cont)
 	}
 	b.emit(asm.Ja.Label(notFound))
+	// xt_tcpudp drops the packet on the spot (hotdrop): no counter.
+	b.label(hot)
+	b.emit(asm.Mov.Imm(regL3, drop), asm.LongJump("return"))
 	b.label(found)
 	done := b.fresh("tcpopt_done")
 	if m.Negate {
@@ -250,6 +258,19 @@ func (g *gen) emitTCPOptionMatch(m *ir.Match, next string) error {
 	}
 	b.label(done)
 	return nil
+}
+
+// hotDrops reports whether a rule's matches include one that can drop the
+// packet when reached (tcp.option): such rules are compiled match by
+// match, in order, never branch-free, so that the matches before it
+// decide whether it is reached and the ones after it do not.
+func hotDrops(ms []*ir.Match) bool {
+	for _, m := range ms {
+		if m.Field == ir.TCPOption {
+			return true
+		}
+	}
+	return false
 }
 
 // emitLoadBytesLen copies the number of bytes in R1 (1 to 40, checked)

@@ -327,6 +327,10 @@ type Result struct {
 	ParseError bool
 	// Mark is the last mark a matching rule wrote, if any.
 	Mark *uint32
+	// HotDrop is set when a match dropped the packet at Rule, as
+	// xt_tcpudp's hotdrop does (see RuleOutcome): the verdict is DROP and
+	// no counter counts the packet.
+	HotDrop bool
 }
 
 // Hit is one rule whose actions ran.
@@ -362,7 +366,12 @@ func Eval(rs *Ruleset, c *Chain, p *Packet) Result {
 
 func evalChain(rs *Ruleset, c *Chain, p *Packet, pp *Parsed, res *Result, depth int) (Verdict, string, int, bool) {
 	for i, r := range c.Rules {
-		if !RuleMatches(c, r, p, pp) {
+		matched, hot := RuleOutcome(c, r, p, pp)
+		if hot {
+			res.HotDrop = true
+			return Verdict{Kind: Drop}, c.Name, i, true
+		}
+		if !matched {
 			continue
 		}
 		res.Hits = append(res.Hits, Hit{c.Name, i})

@@ -19,12 +19,17 @@ import (
 //     PREROUTING, INPUT and FORWARD only, as iptables allows.
 //   - tcp.option (u8): "eq N" holds when the TCP options carry an option of
 //     kind N, walked as xt_tcpudp's tcp_find_option walks them. A header
-//     whose data offset is below 5 or whose options are truncated (the
-//     kernel drops the packet: hotdrop) makes the match false, also
-//     negated.
+//     whose data offset is below 5 or whose options are truncated makes
+//     the match false, also negated, and drops the packet (below).
 //   - tcp.port, udp.port (u16): the match holds when it holds for the
 //     source port or for the destination port (multiport --ports); a
 //     negation negates the disjunction.
+//
+// A tcp.option match on a TCP header whose data offset is below 5 or
+// whose options run past the packet drops the packet when it is reached,
+// as xt_tcpudp's hotdrop does: RuleOutcome reports it once every earlier
+// match of the rule held, and Eval then ends with DROP at that rule and
+// no counter counting the packet (Result.HotDrop).
 //
 // These fields are Compound: MatchHolds evaluates them itself.
 
@@ -90,6 +95,34 @@ func EffectivePktType(raw uint8, pp *Parsed) uint8 {
 		return PacketMulticast
 	}
 	return PacketBroadcast
+}
+
+// RuleOutcome evaluates r's matches in order, as the kernel runs a rule's
+// matches: matched reports that every match holds, hotDrop that a
+// tcp.option match was reached (every earlier match held) on a packet
+// whose TCP options cannot be walked, which netfilter drops on the spot.
+func RuleOutcome(c *Chain, r *Rule, p *Packet, pp *Parsed) (matched, hotDrop bool) {
+	for i := range r.Matches {
+		m := &r.Matches[i]
+		if TCPOptionHotDrop(m, pp) {
+			return false, true
+		}
+		if !MatchHolds(c, m, p, pp) {
+			return false, false
+		}
+	}
+	return true, false
+}
+
+// TCPOptionHotDrop reports whether m is a tcp.option match that drops
+// the packet: a TCP header (present) with a data offset below 5 or
+// options past the end of the packet.
+func TCPOptionHotDrop(m *Match, pp *Parsed) bool {
+	if m.Field != TCPOption || m.Op != OpEq || !pp.HasL4Proto || pp.L4Proto != ProtoTCP || pp.L4 == nil {
+		return false
+	}
+	_, ok := TCPOptionPresent(pp.L4, 0)
+	return !ok
 }
 
 // compoundMatch evaluates the matches of tcp.option, tcp.port and

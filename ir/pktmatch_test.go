@@ -152,3 +152,29 @@ func TestPktMatchEval(t *testing.T) {
 		}
 	}
 }
+
+func TestTCPOptionHotDrop(t *testing.T) {
+	bad := tcpWithOptions(nil, 4)
+	bad[2], bad[3] = 0, 81
+	opt := Match{Field: TCPOption, Op: OpEq, Value: []byte{2}}
+	port := func(p byte) Match { return Match{Field: TCPDport, Op: OpEq, Value: []byte{0, p}} }
+	c := &Chain{Name: "c", Hook: HookNFLocalIn, Policy: Verdict{Kind: Accept}, Rules: []*Rule{
+		{Matches: []Match{port(80), opt}, Verdict: Verdict{Kind: Accept}},                                             // port differs: not reached
+		{Matches: []Match{{Field: MetaL4Proto, Op: OpEq, Value: []byte{ProtoTCP}}}, Verdict: Verdict{Kind: Continue}}, // counts
+		{Matches: []Match{port(81), opt, port(99)}, Verdict: Verdict{Kind: Accept}},                                   // reached: hotdrop
+		{Verdict: Verdict{Kind: Accept}},
+	}}
+	res := Eval(nil, c, ip4TCP(1, bad))
+	if !res.HotDrop || res.Verdict.Kind != Drop || res.Rule != 2 || len(res.Hits) != 1 || res.Hits[0].Rule != 1 {
+		t.Errorf("bad data offset: %+v, want a hot drop at rule 2 after rule 1 counted", res)
+	}
+	good := tcpWithOptions([]byte{2, 4, 5, 0xb4}, 6)
+	good[2], good[3] = 0, 81
+	if res := Eval(nil, c, ip4TCP(1, good)); res.HotDrop || res.Verdict.Kind != Accept || res.Rule != 3 {
+		t.Errorf("good header: %+v", res)
+	}
+	m, hot := RuleOutcome(c, c.Rules[0], ip4TCP(1, bad), func() *Parsed { pp := Parse(ip4TCP(1, bad)); return &pp }())
+	if m || hot {
+		t.Errorf("rule 0: matched=%v hot=%v, want neither (its port match fails first)", m, hot)
+	}
+}

@@ -55,8 +55,11 @@ type l4 struct {
 	tcpFlags     uint8
 	icmpType     uint8
 	icmpCode     uint8
-	// tcpOpts follow the TCP header (a multiple of 4 bytes).
+	// tcpOpts follow the TCP header (a multiple of 4 bytes); tcpDoff,
+	// when not 0, is written as the data offset instead (malformed
+	// headers).
 	tcpOpts []byte
+	tcpDoff uint8
 }
 
 func (h l4) encode(src, dst netip.Addr, payload []byte) []byte {
@@ -69,6 +72,9 @@ func (h l4) encode(src, dst netip.Addr, payload []byte) []byte {
 		binary.BigEndian.PutUint16(b[2:], h.dport)
 		binary.BigEndian.PutUint32(b[4:], 1000)
 		b[12] = byte(5+len(h.tcpOpts)/4) << 4
+		if h.tcpDoff != 0 {
+			b[12] = h.tcpDoff << 4
+		}
 		b = append(b, h.tcpOpts...)
 		b[13] = h.tcpFlags
 		binary.BigEndian.PutUint16(b[14:], 65535)

@@ -39,10 +39,10 @@ func (k macKind) String() string {
 // (nil), a banned one, and others.
 var probeSrcMACs = [][]byte{nil, {0x02, 0, 0, 0, 0, 0x09}, {0x02, 0, 0, 0, 0, 0x0a}, {0x0a, 0xbb, 0, 0, 0, 0x01}}
 
-// tcpOptionSets are well-formed option lists (kinds 2 MSS, 3 window
-// scale, 4 SACK permitted, 8 timestamps, 1 NOP, 0 EOL, 30 MPTCP-like);
-// malformed ones (data offset below 5, truncated options) are left out:
-// xt_tcpudp drops those at the rule, bpfilter only lets the rule miss.
+// tcpOptionSets are option lists (kinds 2 MSS, 3 window scale, 4 SACK
+// permitted, 8 timestamps, 1 NOP, 0 EOL, 30 MPTCP-like); pktProbes also
+// makes headers whose data offset is below 5 or runs past the packet,
+// which xt_tcpudp drops at a --tcp-option rule (hotdrop).
 var tcpOptionSets = [][]byte{
 	nil,
 	{2, 4, 5, 0xb4},
@@ -94,6 +94,15 @@ func pktProbes(r *rand.Rand, n int, v6 bool, firstID uint32, recv4, recv6 netip.
 			if pad := len(h.tcpOpts) % 4; pad != 0 {
 				h.tcpOpts = append(append([]byte(nil), h.tcpOpts...), make([]byte, 4-pad)...)
 			}
+			switch r.IntN(10) {
+			case 0:
+				h.tcpDoff = pick(r, []uint8{0, 2, 4}) // below 5
+				if h.tcpDoff == 0 {
+					h.tcpDoff = 1
+				}
+			case 1:
+				h.tcpDoff = 15 // 40 bytes of options: past the end
+			}
 		case 2, 3:
 			h.proto = 17
 		default:
@@ -106,7 +115,7 @@ func pktProbes(r *rand.Rand, n int, v6 bool, firstID uint32, recv4, recv6 netip.
 		p := probe{v6: v6, marker: m, ip: ipPacket(src, dst, h.proto, 64, h.encode(src, dst, m))}
 		p.dstMAC = macKind(r.IntN(3))
 		p.srcMAC = pick(r, probeSrcMACs)
-		p.desc = sprintf("%s to %v from %x opts % x", describe(src, dst, h, 64), p.dstMAC, p.srcMAC, h.tcpOpts)
+		p.desc = sprintf("%s to %v from %x opts % x doff %d", describe(src, dst, h, 64), p.dstMAC, p.srcMAC, h.tcpOpts, h.tcpDoff)
 		out = append(out, p)
 	}
 	return out
@@ -234,11 +243,17 @@ func pktDifferencesMode(t *testing.T, forward bool, kv4, kv6, bv4, bv6 string, r
 	probes := pktProbes(r, 500, false, 0, kern.recv4, kern.recv6)
 	probes = append(probes, pktProbes(r, 500, true, uint32(len(probes)), kern.recv4, kern.recv6)...)
 	got := deliver(t, sides, probes)
-	var bad, delivered int
+	var bad, delivered, malformed, malformedDelivered int
 	for i, p := range probes {
 		id := uint32(i)
 		if got[0][id] {
 			delivered++
+		}
+		if !strings.HasSuffix(p.desc, " doff 0") && strings.Contains(p.desc, " tcp ") {
+			malformed++
+			if got[0][id] {
+				malformedDelivered++
+			}
 		}
 		if got[0][id] != got[1][id] {
 			bad++
@@ -247,9 +262,34 @@ func pktDifferencesMode(t *testing.T, forward bool, kv4, kv6, bv4, bv6 string, r
 			}
 		}
 	}
-	t.Logf("%d probes, %d delivered by iptables-legacy, %d differences", len(probes), delivered, bad)
+	t.Logf("%d probes, %d delivered by iptables-legacy, %d differences; %d TCP probes with a malformed data offset, %d delivered",
+		len(probes), delivered, bad, malformed, malformedDelivered)
 	if delivered == 0 || delivered == len(probes) {
 		t.Errorf("the ruleset delivered %d of %d probes: the comparison tests nothing", delivered, len(probes))
 	}
 	return bad
+}
+
+// TestDiffTCPOptionHotDrop compares rulesets that only ACCEPT, on
+// chains whose policy is ACCEPT: a probe is lost only when xt_tcpudp
+// drops it at a --tcp-option rule it reaches with a malformed data
+// offset (hotdrop), after the rule's port matches held, whatever follows.
+func TestDiffTCPOptionHotDrop(t *testing.T) {
+	v4 := `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 1000:2000 --tcp-option 2 -m multiport --sports 22,80 -j ACCEPT
+COMMIT
+`
+	v6 := `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m multiport --ports 80,443 -m tcp ! --tcp-option 8 -j ACCEPT
+COMMIT
+`
+	if bad := pktDifferences(t, v4, v6, v4, v6, true); bad > 0 {
+		t.Errorf("%d packets got different verdicts", bad)
+	}
 }

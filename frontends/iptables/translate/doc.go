@@ -47,8 +47,9 @@
 // modules return false on fragments and short headers (they also hotdrop
 // truncated headers; the IR counts a parse error and does not match).
 // ct.state needs conntrack active in the namespace: see compat/nfsemantics.
-// A TCP header with a data offset below 5 or truncated options makes
-// tcp.option false (xt_tcpudp hotdrops the packet).
+// A TCP header with a data offset below 5 or truncated options drops the
+// packet at a tcp.option match that is reached, as xt_tcpudp's hotdrop
+// (ir.RuleOutcome).
 // Everything else (Unsupported, other conntrack criteria, limit...) is
 // refused with an *Error
 // naming the chain, the rule (its -S text, Options.RuleText) and the

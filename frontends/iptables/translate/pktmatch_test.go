@@ -83,6 +83,18 @@ COMMIT
 		{"both ports high", tcp(500, 600), ir.Accept},
 		{"bad data offset", bad, ir.Drop},
 	})
+	// xt_tcpudp drops the packet at a --tcp-option rule it cannot walk
+	// (hotdrop), whatever the policy and the rules after it.
+	evalCases(t, abi.IPv4, `*filter
+:INPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 1:100 --tcp-option 8 -j ACCEPT
+COMMIT
+`, []evalCase{
+		{"bad data offset, port in range", bad, ir.Drop},
+		{"bad data offset, port out of range", v4("198.18.0.7", "198.18.0.2", ir.ProtoTCP, testpkt.TCP{Sport: 9, Dport: 200, DataOffset: 4}.Encode()), ir.Accept},
+		{"truncated options", v4("198.18.0.7", "198.18.0.2", ir.ProtoTCP, testpkt.TCP{Sport: 9, Dport: 9, DataOffset: 8, Options: []byte{1, 1, 1, 1}}.Encode()), ir.Drop},
+		{"no timestamps", tcp(9, 9, 2, 4, 5, 0xb4), ir.Accept},
+	})
 }
 
 func TestIPRange6(t *testing.T) {
