@@ -101,7 +101,27 @@ func EffectivePktType(raw uint8, pp *Parsed) uint8 {
 // matches: matched reports that every match holds, hotDrop that a
 // tcp.option match was reached (every earlier match held) on a packet
 // whose TCP options cannot be walked, which netfilter drops on the spot.
+//
+// A match on a header the packet does not carry is false, and makes the
+// rule miss before any hot drop: programs check every match's protocol
+// guard first (iptables rules cannot combine such matches anyway).
 func RuleOutcome(c *Chain, r *Rule, p *Packet, pp *Parsed) (matched, hotDrop bool) {
+	if canHotDrop(r) {
+		for i := range r.Matches {
+			m := &r.Matches[i]
+			fs := []Field{m.Field}
+			if m.Op == OpIn {
+				if s := c.Set(m.Set); s != nil {
+					fs = s.Key
+				}
+			}
+			for _, f := range fs {
+				if !headerPresent(f, pp) {
+					return false, false
+				}
+			}
+		}
+	}
 	for i := range r.Matches {
 		m := &r.Matches[i]
 		if TCPOptionHotDrop(m, pp) {
@@ -112,6 +132,34 @@ func RuleOutcome(c *Chain, r *Rule, p *Packet, pp *Parsed) (matched, hotDrop boo
 		}
 	}
 	return true, false
+}
+
+func canHotDrop(r *Rule) bool {
+	for i := range r.Matches {
+		if r.Matches[i].Field == TCPOption {
+			return true
+		}
+	}
+	return false
+}
+
+// headerPresent reports whether the packet carries the header field f
+// is read from (the protocol guard of f).
+func headerPresent(f Field, pp *Parsed) bool {
+	fi := f.Info()
+	switch f {
+	case MetaL4Proto:
+		return pp.HasL4Proto
+	case MetaFlowProbability:
+		return pp.L3 != nil && pp.HasL4Proto && pp.L4 != nil && (pp.L4Proto == ProtoTCP || pp.L4Proto == ProtoUDP)
+	}
+	if fi.Layer == LayerL3 && fi.L3 != 0 && (pp.L3 == nil || pp.L3Proto != fi.L3) {
+		return false
+	}
+	if len(fi.L4) > 0 && (!pp.HasL4Proto || pp.L4 == nil || !containsU8(fi.L4, pp.L4Proto)) {
+		return false
+	}
+	return true
 }
 
 // TCPOptionHotDrop reports whether m is a tcp.option match that drops

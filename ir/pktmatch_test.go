@@ -178,3 +178,16 @@ func TestTCPOptionHotDrop(t *testing.T) {
 		t.Errorf("rule 0: matched=%v hot=%v, want neither (its port match fails first)", m, hot)
 	}
 }
+
+// A match on a header the packet lacks makes the rule miss before the
+// hot drop of an earlier tcp.option match (the backend checks guards
+// first).
+func TestTCPOptionHotDropGuards(t *testing.T) {
+	bad := tcpWithOptions(nil, 4)
+	c := &Chain{Name: "c", Hook: HookXDP, Policy: Verdict{Kind: Accept}, Rules: []*Rule{
+		{Matches: []Match{{Field: TCPOption, Op: OpEq, Value: []byte{8}}, {Field: IP6Snet, Op: OpEq, Value: make([]byte, 16), Mask: make([]byte, 16)}}, Verdict: Verdict{Kind: Accept}},
+	}}
+	if res := Eval(nil, c, ip4TCP(1, bad)); res.HotDrop || res.Rule != -1 {
+		t.Errorf("%+v: want the policy", res)
+	}
+}
