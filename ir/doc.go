@@ -25,4 +25,7 @@
 //     destination options, authentication).
 //   - Rules are evaluated in order; the first matching rule with a terminal
 //     verdict decides. CONTINUE runs the rule's actions and goes on.
+//   - A tcp.option match reached on a TCP header whose options cannot be
+//     walked drops the packet on the spot, uncounted, as xt_tcpudp's
+//     hotdrop (RuleOutcome, Result.HotDrop).
 package ir
