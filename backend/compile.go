@@ -35,6 +35,10 @@ type gen struct {
 	chunk  int
 	// verbose holds the messages of Options.VerboseBPF (nil: off).
 	verbose *verboseMessages
+	// tcpOpts: the chain has tcp.option matches testing tcpOptKinds
+	// (pktmatch_tcpopt.go).
+	tcpOpts     bool
+	tcpOptKinds []uint8
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -92,6 +96,9 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 	}
 	g := &gen{b: newBuilder(), chain: c, hook: c.Hook, fl: c.Hook.Flavour(), opt: op, lookupAt: chooseLookups(op, len(c.Sets))}
 	g.verbose = newVerboseMessages(c.Name, opts)
+	if g.tcpOptKinds, g.tcpOpts, err = tcpOptionKinds(c, rs); err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
 	if users {
 		if g.uc, err = newUserChains(rs, c, op.CounterEntries()); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -156,6 +163,7 @@ func (g *gen) emitProgram(p *plan) error {
 	} else {
 		b.emit(asm.Mov.Imm(regL4, 0))
 		g.emitParse()
+		g.emitTCPOptWalk() // pktmatch_tcpopt.go
 	}
 	blockEnd, blockStart := "", 0
 	if g.uc != nil {
