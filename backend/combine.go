@@ -20,6 +20,9 @@ const regAcc = asm.R4
 
 // combinable reports whether m can be compiled branch-free.
 func combinable(m *ir.Match) bool {
+	if m.Field.Info().Compound {
+		return false // several compares or kernel struct reads (pktmatch.go)
+	}
 	switch m.Field {
 	case ir.MetaProbability, ir.MetaFlowProbability, ir.MetaFlowHash:
 		return false // helper calls clobber regAcc

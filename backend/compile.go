@@ -41,6 +41,10 @@ type gen struct {
 	// slot owns in bf_limit (0: no meta.limit; see limit.go).
 	hz            uint32
 	limitsPerRule int
+	// tcpOpts: the chain has tcp.option matches testing tcpOptKinds
+	// (pktmatch_tcpopt.go).
+	tcpOpts     bool
+	tcpOptKinds []uint8
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -98,6 +102,9 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 	}
 	g := &gen{b: newBuilder(), chain: c, hook: c.Hook, fl: c.Hook.Flavour(), opt: op, lookupAt: chooseLookups(op, len(c.Sets))}
 	g.verbose = newVerboseMessages(c.Name, opts)
+	if g.tcpOptKinds, g.tcpOpts, err = tcpOptionKinds(c, rs); err != nil {
+		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+	}
 	if users {
 		if g.uc, err = newUserChains(rs, c, op.CounterEntries()); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -168,6 +175,7 @@ func (g *gen) emitProgram(p *plan) error {
 	} else {
 		b.emit(asm.Mov.Imm(regL4, 0))
 		g.emitParse()
+		g.emitTCPOptWalk() // pktmatch_tcpopt.go
 	}
 	blockEnd, blockStart := "", 0
 	if g.uc != nil {
@@ -245,7 +253,7 @@ func (g *gen) emitRule(rp *rulePlan) error {
 			other = append(other, m)
 		}
 	}
-	if len(combined) < 2 {
+	if len(combined) < 2 || hotDrops(rp.matches) { // hotDrops: pktmatch.go
 		other, combined = rp.matches, nil
 	}
 	if len(combined) > 0 {

@@ -88,6 +88,7 @@ func evalPacket(h ir.Hook, p testPacket) *ir.Packet {
 	if h.Flavour() == ir.FlavourXDP || h.Flavour() == ir.FlavourNF {
 		ep.Mark = 0
 	}
+	ep.PktType, ep.MACHeader = testRunPktMeta(h, p.frame) // pktmatch_test.go
 	return ep
 }
 

@@ -25,6 +25,8 @@ type nfOffsets struct {
 	// (field_ct.go).
 	ct ctEntryOffsets
 	hz uint32
+	// pkt holds the offsets of meta.pkttype and eth.saddr (pktmatch_btf.go).
+	pkt pktOffsets
 }
 
 // resolveNetfilter reads the offsets netfilter programs use from spec.
@@ -55,6 +57,7 @@ func resolveNetfilter(spec *btf.Spec) (*nfOffsets, error) {
 		*f.dst = off
 	}
 	resolveNetfilterFields(spec, &o)
+	o.pkt = resolvePktMatch(spec)
 	var fn *btf.Func
 	if err := spec.TypeByName("bpf_dynptr_from_skb", &fn); err != nil {
 		return nil, fmt.Errorf("kfunc bpf_dynptr_from_skb: %w", err)

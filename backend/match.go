@@ -43,6 +43,10 @@ func (g *gen) emitMatch(m *ir.Match, next string) error {
 	switch {
 	case m.Op == ir.OpIn:
 		return g.emitSetMatch(m, next)
+	case m.Field.Info().Compound: // iptables packet matches (pktmatch.go)
+		return g.emitCompoundMatch(m, next)
+	case m.Op == ir.OpRanges && m.Field.Width() == 16: // ip6tables iprange (pktmatch.go)
+		return g.emitRanges16(m, next)
 	case m.Field == ir.MetaProbability:
 		return g.emitProbability(m, next)
 	case m.Field == ir.MetaFlowProbability:

@@ -80,6 +80,7 @@ func packetPool() []poolPacket {
 		{"ip4-truncated-l3", testpkt.Truncate(ip4(testpkt.IPv4{Src: a4("198.18.0.1"), Dst: a4("198.18.0.2"), Proto: 6}, tcpSyn), 14+16)},
 		{"arp", testpkt.Ethernet(testpkt.EthARP, make([]byte, 28))},
 	}
+	pool = append(pool, pktMatchPackets()...) // iptables packet matches (pktmatch_test.go)
 	return pool
 }
 

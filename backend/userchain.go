@@ -218,7 +218,7 @@ func (g *gen) emitMatches(rp *rulePlan, miss string) error {
 			other = append(other, m)
 		}
 	}
-	if len(combined) < 2 {
+	if len(combined) < 2 || hotDrops(rp.matches) { // hotDrops: pktmatch.go
 		other, combined = rp.matches, nil
 	}
 	if len(combined) > 0 {

@@ -31,4 +31,7 @@
 //     the match (the matches before it hold). The evaluator stays a pure
 //     function of its inputs: the time and the buckets are explicit
 //     (Packet.Limits, a LimitState it updates; see limit.go).
+//   - A tcp.option match reached on a TCP header whose options cannot be
+//     walked drops the packet on the spot, uncounted, as xt_tcpudp's
+//     hotdrop (RuleOutcome, Result.HotDrop).
 package ir

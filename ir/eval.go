@@ -68,6 +68,12 @@ type Packet struct {
 	// Ct is the rest of the conntrack entry (ir/conntrack.go), meaningful
 	// when NFCT has an entry.
 	Ct CtEntry
+	// PktType is skb->pkt_type (meta.pkttype; see pktmatch.go).
+	PktType uint8
+	// MACHeader is the Ethernet header xt_mac reads (eth.saddr): nil when
+	// the device is not Ethernet or the MAC header is unset or overlaps
+	// the network header.
+	MACHeader []byte
 }
 
 // SockAddr is the context of a cgroup sock_addr hook.
@@ -220,6 +226,10 @@ func FieldValue(f Field, p *Packet, pp *Parsed) (v []byte, ok bool) {
 	case CtDir, CtStatus, CtExpire, CtOrigSaddr4, CtOrigDaddr4, CtReplSaddr4, CtReplDaddr4,
 		CtOrigSaddr6, CtOrigDaddr6, CtReplSaddr6, CtReplDaddr6, CtOrigSport, CtOrigDport, CtReplSport, CtReplDport:
 		return ctEntryFieldValue(f, p) // ir/conntrack.go
+	case MetaPktType, MetaMACSaddr:
+		return pktFieldValue(f, p, pp)
+	case TCPOption, TCPPort, UDPPort:
+		return nil, false // whole matches: compoundMatch
 	case MetaIface:
 		return putUint(uint64(p.Ifindex), 4), true
 	case MetaL3Proto:
@@ -335,6 +345,10 @@ type Result struct {
 	ParseError bool
 	// Mark is the last mark a matching rule wrote, if any.
 	Mark *uint32
+	// HotDrop is set when a match dropped the packet at Rule, as
+	// xt_tcpudp's hotdrop does (see RuleOutcome): the verdict is DROP and
+	// no counter counts the packet.
+	HotDrop bool
 }
 
 // Hit is one rule whose actions ran.
@@ -370,7 +384,12 @@ func Eval(rs *Ruleset, c *Chain, p *Packet) Result {
 
 func evalChain(rs *Ruleset, c *Chain, p *Packet, pp *Parsed, res *Result, depth int) (Verdict, string, int, bool) {
 	for i, r := range c.Rules {
-		if !RuleMatches(c, r, p, pp) {
+		matched, hot := RuleOutcome(c, r, p, pp)
+		if hot {
+			res.HotDrop = true
+			return Verdict{Kind: Drop}, c.Name, i, true
+		}
+		if !matched {
 			continue
 		}
 		res.Hits = append(res.Hits, Hit{c.Name, i})
@@ -439,6 +458,9 @@ func MatchHolds(c *Chain, m *Match, p *Packet, pp *Parsed) bool {
 	}
 	if ctEntryHolds(m, p) {
 		return true // no conntrack entry: see ir/conntrack.go
+	}
+	if hit, handled := compoundMatch(m, p, pp); handled {
+		return hit
 	}
 	v, ok := FieldValue(m.Field, p, pp)
 	if !ok {

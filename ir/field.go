@@ -92,6 +92,13 @@ const (
 	CtOrigDport
 	CtReplSport
 	CtReplDport
+	// Fields added for the iptables packet matches pkttype, mac,
+	// --tcp-option and multiport --ports (see pktmatch.go).
+	MetaPktType
+	MetaMACSaddr
+	TCPOption
+	TCPPort
+	UDPPort
 	numFields
 )
 
@@ -142,6 +149,11 @@ type FieldInfo struct {
 	InSet bool
 	// hooks decides on which hooks the field is valid.
 	hooks func(Hook) bool
+	// Compound marks fields whose match is not one compare of a loaded
+	// value (either-port matches, option walks, kernel struct reads):
+	// the optimiser's lookups and the backend's branch-free combiner
+	// leave them alone (see pktmatch.go).
+	Compound bool
 }
 
 func allPacketHooks(h Hook) bool { return !h.IsSockAddr() }
@@ -169,7 +181,7 @@ func sockAddr(fam int, sendmsgOnly, connectOnly bool) func(Hook) bool {
 var (
 	eqOnly  = []Op{OpEq}
 	eqRange = []Op{OpEq, OpRange, OpRanges}
-	// eqAddrRange: IPv4 addresses take OpRanges too (iptables iprange);
+	// eqAddrRange: IPv4 and IPv6 addresses take OpRanges too (iptables iprange);
 	// bfcli's range operator stays refused on them, as upstream does.
 	eqAddrRange = []Op{OpEq, OpRanges}
 	l4TCPUDP    = []uint8{ProtoTCP, ProtoUDP}
@@ -197,8 +209,8 @@ var (
 		IP4Dnet:  {Name: "ip4.dnet", Kind: KindIPv4Prefix, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 16, Size: 4}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},
 		IP4Proto: {Name: "ip4.proto", Kind: KindL4Proto, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 9, Size: 1}, Ops: eqOnly, InSet: true, hooks: sockAddr(4, false, false)},
 		IP4DSCP:  {Name: "ip4.dscp", Kind: KindDSCP, Layer: LayerL3, L3: EthPIP, Load: Load{Offset: 1, Size: 1, Shift: 2, Mask: 0x3f}, Ops: eqOnly, InSet: true, hooks: allPacketHooks},
-		IP6Saddr: {Name: "ip6.saddr", Kind: KindIPv6, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 8, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, true, false)},
-		IP6Daddr: {Name: "ip6.daddr", Kind: KindIPv6, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 24, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, false, false)},
+		IP6Saddr: {Name: "ip6.saddr", Kind: KindIPv6, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 8, Size: 16}, Ops: eqAddrRange, InSet: true, hooks: sockAddr(6, true, false)},
+		IP6Daddr: {Name: "ip6.daddr", Kind: KindIPv6, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 24, Size: 16}, Ops: eqAddrRange, InSet: true, hooks: sockAddr(6, false, false)},
 		IP6Snet:  {Name: "ip6.snet", Kind: KindIPv6Prefix, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 8, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, true, false)},
 		IP6Dnet:  {Name: "ip6.dnet", Kind: KindIPv6Prefix, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 24, Size: 16}, Ops: eqOnly, InSet: true, hooks: sockAddr(6, false, false)},
 		IP6Nexthdr: {Name: "ip6.nexthdr", Kind: KindNextHdr, Layer: LayerL3, L3: EthPIPv6, Load: Load{Offset: 6, Size: 1}, Ops: eqOnly, InSet: true,
@@ -247,6 +259,12 @@ var (
 		CtOrigDport:  {Name: "ct.orig.dport", Kind: KindPort, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
 		CtReplSport:  {Name: "ct.reply.sport", Kind: KindPort, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
 		CtReplDport:  {Name: "ct.reply.dport", Kind: KindPort, Layer: LayerMeta, Ops: eqRange, hooks: netfilterOnly},
+		// iptables packet matches (pktmatch.go).
+		MetaPktType:  {Name: "meta.pkttype", Kind: KindU8, Layer: LayerMeta, Ops: eqOnly, Compound: true, hooks: pktTypeHooks},
+		MetaMACSaddr: {Name: "eth.saddr", Kind: KindMAC, Layer: LayerMeta, Ops: eqOnly, Compound: true, hooks: macHooks},
+		TCPOption:    {Name: "tcp.option", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoTCP}, Ops: eqOnly, Compound: true, hooks: allPacketHooks},
+		TCPPort:      {Name: "tcp.port", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Ops: eqRange, Compound: true, hooks: allPacketHooks},
+		UDPPort:      {Name: "udp.port", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Ops: eqRange, Compound: true, hooks: allPacketHooks},
 	}
 	fieldByName = func() map[string]Field {
 		m := make(map[string]Field, numFields)

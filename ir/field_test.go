@@ -76,7 +76,7 @@ func TestFieldHooksMatchUpstream(t *testing.T) {
 			}
 		}
 		for _, f := range Fields() {
-			if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] || isAddrTypeField(f) || IsCtEntryField(f) {
+			if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] || isAddrTypeField(f) || IsCtEntryField(f) || pktMatchFields[f.String()] {
 				continue
 			}
 			want := allowed[f.String()]
@@ -100,7 +100,7 @@ func TestFieldSetKeysMatchUpstream(t *testing.T) {
 	notInSet := map[string]bool{"meta.sport": true, "meta.dport": true, "tcp.flags": true,
 		"meta.probability": true, "meta.flow_probability": true, "meta.flow_hash": true}
 	for _, f := range Fields() {
-		if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] || isAddrTypeField(f) || IsCtEntryField(f) {
+		if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] || isAddrTypeField(f) || IsCtEntryField(f) || pktMatchFields[f.String()] {
 			continue
 		}
 		if got, want := f.Info().InSet, !notInSet[f.String()]; got != want {
@@ -116,7 +116,7 @@ func TestFieldOpsMatchUpstream(t *testing.T) {
 	rangeFields := map[string]bool{"meta.sport": true, "meta.dport": true, "meta.flow_hash": true,
 		"tcp.sport": true, "tcp.dport": true, "udp.sport": true, "udp.dport": true}
 	for _, f := range Fields() {
-		if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] || isAddrTypeField(f) || IsCtEntryField(f) {
+		if iptablesFields[f.String()] || iptablesHeaderFields[f.String()] || isAddrTypeField(f) || IsCtEntryField(f) || pktMatchFields[f.String()] {
 			continue
 		}
 		if got := f.SupportsOp(OpRange); got != rangeFields[f.String()] {

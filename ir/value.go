@@ -69,6 +69,8 @@ const (
 	// SEEN_REPLY, ASSURED, CONFIRMED, SRC_NAT, DST_NAT, or NONE
 	// (ir/conntrack.go).
 	KindCtStatus
+	// KindMAC: a 6-byte Ethernet address, "aa:bb:cc:dd:ee:ff" (pktmatch.go).
+	KindMAC
 )
 
 // ProbabilityScale is the value of 100% in a KindProbability operand.
@@ -87,6 +89,8 @@ func (k ValueKind) Width() int {
 		return 4
 	case KindLimit:
 		return 8
+	case KindMAC:
+		return 6
 	case KindNone:
 		return 0
 	}
@@ -256,6 +260,8 @@ func (k ValueKind) Parse(s string, env ParseEnv) (value, mask []byte, err error)
 	switch k {
 	case KindIfName:
 		return parseIfName(s)
+	case KindMAC:
+		return parseMAC(s)
 	case KindU16:
 		v, err := parseUint(s, math.MaxUint16, true)
 		if err != nil {
@@ -450,6 +456,8 @@ func (k ValueKind) Format(value, mask []byte) string {
 		return formatLimit(value)
 	case KindCtDir, KindCtStatus:
 		return formatCtEntryKind(k, Uint(value))
+	case KindMAC:
+		return formatMAC(value)
 	}
 	v := Uint(value)
 	switch k {

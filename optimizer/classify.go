@@ -130,6 +130,9 @@ func classify(c *ir.Chain, r *ir.Rule) (sr *shapeRule, why string) {
 		if ir.ReadsConntrack(m.Field) {
 			return nil, "match on " + m.Field.String() // read from the conntrack entry
 		}
+		if m.Field.Info().Compound {
+			return nil, "match on " + m.Field.String() // not one compare of a loaded value
+		}
 		switch m.Op {
 		case ir.OpEq:
 			f := canonPort(canonField(m.Field), l4)

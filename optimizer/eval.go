@@ -301,7 +301,12 @@ const maxJumpDepth = 32
 // JUMP/GOTO. done reports a decision.
 func stepRule(rs *ir.Ruleset, c *ir.Chain, i int, pkt *ir.Packet, pp *ir.Parsed, res *ir.Result, depth int) (ir.Verdict, string, int, bool) {
 	r := c.Rules[i]
-	if !ir.RuleMatches(c, r, pkt, pp) {
+	matched, hot := ir.RuleOutcome(c, r, pkt, pp)
+	if hot { // xt_tcpudp's hotdrop (ir.RuleOutcome)
+		res.HotDrop = true
+		return ir.Verdict{Kind: ir.Drop}, c.Name, i, true
+	}
+	if !matched {
 		return ir.Verdict{}, "", 0, false
 	}
 	res.Hits = append(res.Hits, ir.Hit{Chain: c.Name, Rule: i})

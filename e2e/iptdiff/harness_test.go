@@ -134,12 +134,16 @@ func (sd *side) send(p probe) error {
 		etype = 0x86dd
 	}
 	frame := make([]byte, 14, 14+len(p.ip))
-	copy(frame[0:6], sd.dstMAC)
+	dst := p.dstMAC.addr(sd.dstMAC, p.v6)
+	copy(frame[0:6], dst)
 	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 1})
+	if p.srcMAC != nil {
+		copy(frame[6:12], p.srcMAC)
+	}
 	binary.BigEndian.PutUint16(frame[12:], etype)
 	frame = append(frame, p.ip...)
 	to := &unix.SockaddrLinklayer{Ifindex: sd.sendIf, Protocol: htons(etype), Halen: 6}
-	copy(to.Addr[:], sd.dstMAC)
+	copy(to.Addr[:], dst)
 	return unix.Sendto(sd.sendFD, frame, 0, to)
 }
 

@@ -13,6 +13,11 @@ type probe struct {
 	v6     bool
 	ip     []byte
 	marker []byte
+	// dstMAC picks the frame's destination (pktmatch_test.go; 0: the
+	// receiving interface's own address); srcMAC replaces the sender's
+	// address when set.
+	dstMAC macKind
+	srcMAC []byte
 }
 
 // Addresses of the pair: the sender S (.1) and the receiver R (.2, with
@@ -50,6 +55,11 @@ type l4 struct {
 	tcpFlags     uint8
 	icmpType     uint8
 	icmpCode     uint8
+	// tcpOpts follow the TCP header (a multiple of 4 bytes); tcpDoff,
+	// when not 0, is written as the data offset instead (malformed
+	// headers).
+	tcpOpts []byte
+	tcpDoff uint8
 }
 
 func (h l4) encode(src, dst netip.Addr, payload []byte) []byte {
@@ -57,11 +67,15 @@ func (h l4) encode(src, dst netip.Addr, payload []byte) []byte {
 	ck := 0
 	switch h.proto {
 	case 6:
-		b = make([]byte, 20)
+		b = make([]byte, 20, 20+len(h.tcpOpts))
 		binary.BigEndian.PutUint16(b[0:], h.sport)
 		binary.BigEndian.PutUint16(b[2:], h.dport)
 		binary.BigEndian.PutUint32(b[4:], 1000)
-		b[12] = 5 << 4
+		b[12] = byte(5+len(h.tcpOpts)/4) << 4
+		if h.tcpDoff != 0 {
+			b[12] = h.tcpDoff << 4
+		}
+		b = append(b, h.tcpOpts...)
 		b[13] = h.tcpFlags
 		binary.BigEndian.PutUint16(b[14:], 65535)
 		ck = 16

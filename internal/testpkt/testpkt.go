@@ -173,22 +173,32 @@ func (h IPv6) Encode(payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// TCP is a TCP header without options.
+// TCP is a TCP header.
 type TCP struct {
 	Sport, Dport uint16
 	Flags        uint8
 	Seq, Ack     uint32
 	Window       uint16
+	// Options follow the header; the data offset counts them rounded up
+	// to 4 bytes (padding bytes are 0). DataOffset, when not 0, is
+	// written instead (for malformed headers).
+	Options    []byte
+	DataOffset uint8
 }
 
-// Encode returns the 20-byte header followed by payload (checksum left 0).
+// Encode returns the header and options followed by payload (checksum left 0).
 func (h TCP) Encode(payload ...byte) []byte {
-	b := make([]byte, 20, 20+len(payload))
+	ol := (len(h.Options) + 3) &^ 3
+	b := make([]byte, 20+ol, 20+ol+len(payload))
+	copy(b[20:], h.Options)
 	binary.BigEndian.PutUint16(b[0:2], h.Sport)
 	binary.BigEndian.PutUint16(b[2:4], h.Dport)
 	binary.BigEndian.PutUint32(b[4:8], h.Seq)
 	binary.BigEndian.PutUint32(b[8:12], h.Ack)
-	b[12] = 5 << 4
+	b[12] = byte(5+ol/4) << 4
+	if h.DataOffset != 0 {
+		b[12] = h.DataOffset << 4
+	}
 	b[13] = h.Flags
 	binary.BigEndian.PutUint16(b[14:16], h.Window)
 	return append(b, payload...)

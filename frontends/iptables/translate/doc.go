@@ -28,7 +28,11 @@
 //	udp                        udp.sport/dport
 //	icmp/icmp6 --*-type t/c    icmp(v6).type eq, code eq; type 255 ("any") needs the header only
 //	multiport --s/dports, !    tcp/udp port "ranges" (up to 15 ports or ranges)
-//	iprange (IPv4), !          ip4.saddr/daddr "ranges"
+//	multiport --ports, !       tcp.port/udp.port "ranges": source or destination port
+//	iprange, !                 ip4/ip6.saddr/daddr "ranges"
+//	tcp --tcp-option N, !      tcp.option eq N: tcp_find_option's walk of the options
+//	pkttype --pkt-type, !      meta.pkttype eq (skb->pkt_type, PACKET_LOOPBACK as xt_pkttype maps it)
+//	mac --mac-source, !        eth.saddr eq (skb->dev Ethernet and MAC header set, as xt_mac checks)
 //	conntrack --ctstate, state ct.state any-of bits, from skb->_nfct as xt_conntrack computes it
 //	conntrack --ctproto, --ctdir, --ctorig/--ctrepl src/dst[port], --ctstatus,
 //	  --ctexpire, each with !  ct.proto, ct.dir, ct.{orig,reply}.* , ct.status, ct.expire:
@@ -48,8 +52,11 @@
 // modules return false on fragments and short headers (they also hotdrop
 // truncated headers; the IR counts a parse error and does not match).
 // ct.state needs conntrack active in the namespace: see compat/nfsemantics.
-// Everything else (Unsupported, --ctstate SNAT/DNAT with other states, multiport
-// --ports, IPv6 iprange, --tcp-option, limit...) is refused with an *Error
+// A TCP header with a data offset below 5 or truncated options drops the
+// packet at a tcp.option match that is reached, as xt_tcpudp's hotdrop
+// (ir.RuleOutcome).
+// Everything else (Unsupported, --ctstate SNAT/DNAT with other states...)
+// is refused with an *Error
 // naming the chain, the rule (its -S text, Options.RuleText) and the
 // feature; nothing is returned then.
 package translate

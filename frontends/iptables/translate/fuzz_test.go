@@ -16,6 +16,9 @@ func FuzzTranslate(f *testing.F) {
 	f.Add("*filter\n-A INPUT -p tcp -m multiport --dports 1:2,5 -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n", false)
 	f.Add("*filter\n-A INPUT -m length --length 0:39 -m hl --hl-lt 1 -m iprange --src-range ::1-::2 -j DROP\nCOMMIT\n", true)
 	f.Add("*filter\n-A INPUT ! -i eth+ -o lo -f -m ttl --ttl-gt 255 -j LOG\nCOMMIT\n", false)
+	// iptables packet matches (pktmatch.go).
+	f.Add("*filter\n-A INPUT -m pkttype ! --pkt-type broadcast -m mac --mac-source 02:00:00:00:00:01 -p tcp -m tcp --tcp-option 8 -m multiport ! --ports 22,80:90 -j DROP\nCOMMIT\n", false)
+	f.Add("*filter\n-A FORWARD -m iprange ! --src-range fd00::1-fd00::1:0 --dst-range ::9-::1 -p udp -m multiport --ports 53 -j DROP\nCOMMIT\n", true)
 	f.Fuzz(func(t *testing.T, text string, v6 bool) {
 		fam := abi.IPv4
 		if v6 {

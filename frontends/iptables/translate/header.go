@@ -80,7 +80,7 @@ func (rc *ruleCtx) ttl(name string, t *xt.TTL) error {
 // refused: the backend compares at most 4 bytes as a range.
 func (rc *ruleCtx) iprange(r *xt.IPRange) error {
 	if rc.tr.fam == abi.IPv6 {
-		return rc.refuse("iprange on IPv6", "the backend does not compile 16-byte address ranges")
+		return rc.iprange6(r)
 	}
 	for _, x := range []struct {
 		on, inv uint8

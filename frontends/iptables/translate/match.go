@@ -45,6 +45,10 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 		return rc.ttl(m.Name, info)
 	case *xt.Limit:
 		return rc.limit(info)
+	case *xt.PktType:
+		return rc.pkttype(info)
+	case *xt.MAC:
+		return rc.mac(info)
 	case *xt.MarkMatch:
 		// mark_mt: ((skb->mark & mask) == mark) ^ invert.
 		rc.add(ir.Match{Field: ir.MetaMark, Op: ir.OpEq, Negate: info.Invert != 0, Value: be(uint64(info.Mark), 4), Mask: be(uint64(info.Mask), 4)})
@@ -69,7 +73,7 @@ func (rc *ruleCtx) tcp(t *xt.TCP) error {
 		rc.add(ir.Match{Field: ir.TCPFlags, Op: ir.OpEq, Negate: inv, Value: []byte{t.FlagCmp}, Mask: []byte{t.FlagMask}})
 	}
 	if t.Option != 0 {
-		return rc.refuse("--tcp-option", "the backend has no TCP options walk yet")
+		rc.tcpOption(t)
 	}
 	return nil
 }
@@ -140,8 +144,14 @@ func (rc *ruleCtx) multiport(m *xt.Multiport) error {
 	case xt.MultiportSource:
 		f = sf
 	case xt.MultiportDestination:
+	case xt.MultiportEither:
+		// --ports: source or destination (tcp.port / udp.port).
+		f = ir.TCPPort
+		if rc.proto == ir.ProtoUDP {
+			f = ir.UDPPort
+		}
 	default:
-		return rc.refuse("multiport --ports", "matching the source or the destination port is a disjunction of two fields the IR cannot express in one rule")
+		return rc.refuse(fmt.Sprintf("multiport flags %d", m.Flags), "unknown multiport mode")
 	}
 	match := ir.Match{Field: f, Op: ir.OpRanges, Negate: m.Invert != 0}
 	for i := 0; i < int(m.Count); i++ {

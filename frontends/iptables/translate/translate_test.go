@@ -99,12 +99,10 @@ func TestTableBasic(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	for _, c := range []struct{ rule, feature string }{
-		{"-A INPUT -m mac --mac-source 00:11:22:33:44:55 -j ACCEPT", "match mac"},
 		{"-A INPUT -m conntrack --ctstate RELATED,DNAT -j ACCEPT", "--ctstate SNAT/DNAT together with other states"},
 		{"-A INPUT -p tcp -j REJECT --reject-with tcp-reset", "target REJECT"},
 		{"-A INPUT -j NFQUEUE --queue-num 3", "target NFQUEUE"},
 		{"-A INPUT -j MARK --set-xmark 0x1/0xffffffff", "target MARK"},
-		{"-A INPUT -p tcp -m tcp --tcp-option 2 -j ACCEPT", "--tcp-option"},
 	} {
 		tb := restoreFilter(t, abi.IPv4, "*filter\n"+c.rule+"\nCOMMIT\n")
 		rs, err := Table(tb, opts())
@@ -205,10 +203,5 @@ COMMIT
 		if got := ir.Eval(rs, in, c.p).Verdict.Kind; got != c.want {
 			t.Errorf("% x: %s, want %s", c.p.Data, got, c.want)
 		}
-	}
-	tb = restoreFilter(t, abi.IPv4, "*filter\n-A INPUT -p tcp -m multiport --ports 22,80 -j ACCEPT\nCOMMIT\n")
-	var te *Error
-	if _, err := Table(tb, opts()); !errors.As(err, &te) || te.Feature != "multiport --ports" {
-		t.Errorf("--ports: %v", err)
 	}
 }

@@ -9,8 +9,6 @@ var Unsupported = map[string]string{
 	"NFLOG":   "netfilter BPF programs cannot hand packets to nfnetlink_log",
 	"NFQUEUE": "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
 	"QUEUE":   "netfilter BPF programs cannot queue packets to user space (only NF_ACCEPT and NF_DROP are allowed verdicts)",
-	"mac":     "the Ethernet source address is not read by the netfilter backend yet",
-	"pkttype": "skb->pkt_type is not read by the netfilter backend yet",
 }
 
 // RejectAsDropHint ends the refusal of REJECT: the explicit opt-ins that
