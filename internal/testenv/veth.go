@@ -44,8 +44,11 @@ func IPv6For(p netip.Prefix) (netip.Prefix, error) {
 // NewVethPair creates a veth pair with one end in a and the other in b,
 // gives them the IPv4 addresses addrA and addrB (CIDR notation inside
 // 198.18.0.0/15) plus the matching IPv6 ULAs, and brings both ends up. The
-// pair is deleted when the test ends. It returns once B answers pings from
-// A over both families, so the pings are not part of any later count.
+// pair is deleted when the test ends. It returns once both ends have a
+// usable link-local IPv6 address (DAD is off on test links, see dad.go: a
+// router can then solicit neighbours for forwarded packets at once) and B
+// answers pings from A over both families, so the pings are not part of
+// any later count.
 func NewVethPair(tb testing.TB, a, b *Netns, addrA, addrB string) *Veth {
 	tb.Helper()
 	v := &Veth{A: a, B: b}
@@ -83,9 +86,18 @@ func NewVethPair(tb testing.TB, a, b *Netns, addrA, addrB string) *Veth {
 	}{{a, v.NameA, v.AddrA, v.Addr6A, &v.IfindexA}, {b, v.NameB, v.AddrB, v.Addr6B, &v.IfindexB}} {
 		end.ns.Exec(tb, "ip", "addr", "add", end.p4.String(), "dev", end.name)
 		end.ns.Exec(tb, "ip", "-6", "addr", "add", end.p6.String(), "dev", end.name, "nodad")
+		disableDAD(tb, end.ns, end.name) // dad.go
 		end.ns.Exec(tb, "ip", "link", "set", end.name, "up")
 		if *end.idx, err = end.ns.Ifindex(end.name); err != nil {
 			tb.Fatal(err)
+		}
+	}
+	for _, end := range []struct {
+		ns   *Netns
+		name string
+	}{{a, v.NameA}, {b, v.NameB}} {
+		if err := waitIPv6Settled(end.ns, end.name); err != nil {
+			tb.Fatalf("veth %s-%s: %v", v.NameA, v.NameB, err)
 		}
 	}
 	if err := v.waitReachable(); err != nil {
