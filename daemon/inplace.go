@@ -79,7 +79,7 @@ func changedRules(prev, next *ir.Chain) int {
 // must be held.
 func (s *State) updateInPlace(front string, old, n *entry, peer Peer) (done bool, err error) {
 	up, ok := old.prog.(updater)
-	if !ok || len(old.Users) > 0 || len(n.Users) > 0 {
+	if !ok || s.inPlaceOff || len(old.Users) > 0 || len(n.Users) > 0 {
 		return false, nil
 	}
 	pu, reason, err := up.PrepareUpdate(n.Chain)
@@ -110,6 +110,7 @@ func (s *State) updateInPlace(front string, old, n *entry, peer Peer) (done bool
 	n.Slots = &after
 	n.prog, old.prog = old.prog, nil
 	n.watchers, old.watchers = old.watchers, nil
+	s.log.Debug("chain updated in place", "chain", n.name())
 	return true, s.commit(p)
 }
 

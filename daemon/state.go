@@ -100,6 +100,8 @@ type State struct {
 	// reloaded is set during Restore when a chain changed in place was
 	// loaded again (its context entry changed: saved at the end).
 	reloaded bool
+	// inPlaceOff makes updates always reload (benchmarks compare).
+	inPlaceOff bool
 }
 
 // StateConfig configures a State.
