@@ -62,16 +62,17 @@ type reloader interface {
 	Reload(dir string, slots engine.Slots, c *ir.Chain) (Program, proto.Counters, error)
 }
 
-// changedRules counts the rules of prev and next that carry no counter
-// over (removed plus added).
-func changedRules(prev, next *ir.Chain) int {
+// changedRules counts the rules of prev that carry no counter into next
+// and the rules of next that take none (removed plus added); carry is
+// matchRules(prev, next).
+func changedRules(prev *ir.Chain, carry []int) int {
 	kept := 0
-	for _, i := range matchRules(prev, next) {
+	for _, i := range carry {
 		if i >= 0 {
 			kept++
 		}
 	}
-	return len(prev.Rules) - kept + len(next.Rules) - kept
+	return len(prev.Rules) - kept + len(carry) - kept
 }
 
 // updateInPlace tries to turn old into n in place (n.carry set). done is

@@ -168,7 +168,7 @@ func (s *State) ChainUpdate(front string, c *ir.Chain, peer Peer, dryRun bool) e
 		return nil
 	}
 	// A small change is written in place (inplace.go).
-	if changedRules(old.Chain, n.Chain) <= maxInPlaceRules {
+	if changedRules(old.Chain, n.carry) <= maxInPlaceRules {
 		if done, err := s.updateInPlace(front, old, n, peer); done {
 			return err
 		}
