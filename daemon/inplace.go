@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 
+	"github.com/bpfilter-go/bpfilter/backend"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
 	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -169,5 +172,54 @@ func (s *State) reloadUpdated(e, target *entry) (Program, error) {
 	}
 	s.log.Warn("reloaded a chain changed in place (its pins number rules differently from a fresh compile)", "chain", e.name())
 	e.Chain, e.Users, e.Offsets, e.Slots = target.Chain.Clone(), target.Users, off, nil
+	return prog, nil
+}
+
+// rebuildReload handles a daemon killed inside reloadUpdated, after the
+// old pins were removed and before the new ones were made: the program pin
+// is missing (an attached chain keeps its link pins). e's version is
+// loaded again and pinned (swapped into the pinned links when attached);
+// the counts since the last save are lost, the offsets stay.
+func (s *State) rebuildReload(e *entry) (Program, error) {
+	dir := s.pinDir(e)
+	if _, err := os.Stat(filepath.Join(dir, backend.ProgramName)); !errors.Is(err, os.ErrNotExist) {
+		return nil, errors.New("the program pin is there: not an interrupted reload")
+	}
+	if e.Attached {
+		r, ok := s.loader.(repairer)
+		if !ok {
+			return nil, errors.New("the loader cannot repair pins")
+		}
+		if err := s.ns.InNetnsID(e.NetnsID, func() error { return r.Repair(dir, e.Chain) }); err != nil {
+			return nil, err
+		}
+	} else {
+		prog, err := s.loader.Load(e.Chain)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			err = prog.Pin(dir)
+		}
+		if err != nil {
+			prog.Close()
+			return nil, err
+		}
+		if err := prog.Release(); err != nil {
+			return nil, err
+		}
+	}
+	var prog Program
+	err := s.ns.InNetnsID(e.NetnsID, func() error {
+		var err error
+		prog, err = s.restoreProg(dir, e, e.Chain, e.Users)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Warn("reloaded a chain whose reload was interrupted; its counts since the last save are lost", "chain", e.name())
+	e.Slots = nil
+	s.reloaded = true
 	return prog, nil
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -173,5 +174,57 @@ func TestEngineInPlaceUpdate(t *testing.T) {
 	es.State = st
 	if got := count(st, hit+1); got != 6 {
 		t.Fatalf("probe rule counted %d after a second restart, want 6", got)
+	}
+}
+
+// TestEngineInterruptedReload: a daemon killed inside the reload of a chain
+// changed in place, after the old pins were removed, leaves an empty pin
+// directory; the next daemon loads the chain from its IR again.
+func TestEngineInterruptedReload(t *testing.T) {
+	es := newEngineState(t)
+	c := bigChain(t, rulegen.SourceAddrs, 1000)
+	if err := es.ChainLoad("cli", c, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	v2 := c.Clone()
+	v2.Rules = slices.Insert(v2.Rules, 0, &ir.Rule{Matches: []ir.Match{{Field: ir.IP4Saddr, Op: ir.OpEq, Value: []byte{198, 19, 8, 8}}}, Verdict: ir.Verdict{Kind: ir.Drop}, Counter: true})
+	prog := es.chains["big"].prog
+	if err := es.ChainUpdate("cli", v2, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if es.chains["big"].prog != prog {
+		t.Fatal("insertion not done in place")
+	}
+	dir := es.pinDir(es.chains["big"])
+	if err := es.Shutdown(false); err != nil {
+		t.Fatal(err)
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := es.reopen()
+	if err := st.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	es.State = st
+	cs, err := st.ChainGet("cli", "big", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameRules(cs.Chain, v2) || st.chains["big"].Slots != nil {
+		t.Fatal("the chain was not loaded again from its IR")
+	}
+	runProbe(t, st, "big", 1)
+	if cs, err = st.ChainGet("cli", "big", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.Counters.Rules[rulegen.MatchIndex(1000, rulegen.Middle)+1].Packets; got != 1 {
+		t.Fatalf("probe rule counted %d after one probe, want 1", got)
 	}
 }

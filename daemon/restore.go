@@ -98,6 +98,13 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 		}
 		return nil, errors.Join(err, err2)
 	}
+	if err != nil && pending == nil && e.Slots != nil {
+		p2, rerr := s.rebuildReload(e)
+		if rerr == nil {
+			return p2, nil
+		}
+		err = errors.Join(err, rerr)
+	}
 	if err == nil || pending == nil {
 		return prog, err
 	}
