@@ -212,3 +212,78 @@ func (l EngineLoader) Repair(dir string, c *ir.Chain) error {
 	}
 	return ch.Release()
 }
+
+// PrepareUpdate plans an in-place update of the chain (see updater).
+func (p *engineProgram) PrepareUpdate(next *ir.Chain) (inPlace, string, error) {
+	if p.c == nil {
+		return nil, "", errSpent
+	}
+	pu, reason, err := p.c.PrepareUpdate(next)
+	if pu == nil {
+		return nil, reason, err
+	}
+	return pu, "", nil
+}
+
+// Slots returns the program's counter slots.
+func (p *engineProgram) Slots() engine.Slots { return p.c.Slots() }
+
+// Reload replaces the pinned program in dir, which the engine refuses to
+// restore (changed in place), by c loaded from its IR (see reloader). The
+// pinned counters are read at slots first.
+func (l EngineLoader) Reload(dir string, slots engine.Slots, c *ir.Chain) (Program, proto.Counters, error) {
+	ec, err := engine.PinnedCounters(dir, slots, l.Options)
+	if err != nil {
+		return nil, proto.Counters{}, err
+	}
+	kc := proto.Counters{Rules: make([]proto.Counter, len(ec.Rules)), Policy: proto.Counter(ec.Policy), Errors: proto.Counter(ec.Errors)}
+	for i, r := range ec.Rules {
+		kc.Rules[i] = proto.Counter(r)
+	}
+	ch, err := engine.Load(c, l.Options)
+	if err != nil {
+		return nil, proto.Counters{}, err
+	}
+	links := map[string]bool{}
+	for _, n := range bpf.LinkPinNames(c.Hook) {
+		links[n] = true
+	}
+	if _, err := os.Stat(filepath.Join(dir, bpf.LinkPinNames(c.Hook)[0])); err == nil {
+		att, err := bpf.LoadPinnedAttachment(dir, c.Hook, c.HookOpts)
+		if err != nil {
+			ch.Close()
+			return nil, proto.Counters{}, fmt.Errorf("re-opening the links pinned in %s: %w", dir, err)
+		}
+		err = att.Update(ch.Collection().Programs[backend.ProgramName])
+		att.Release()
+		if err != nil {
+			ch.Close()
+			return nil, proto.Counters{}, fmt.Errorf("swapping the reloaded chain into the pinned links: %w", err)
+		}
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		ch.Release()
+		return nil, proto.Counters{}, err
+	}
+	for _, de := range des {
+		if !links[de.Name()] {
+			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
+				ch.Release()
+				return nil, proto.Counters{}, fmt.Errorf("removing the pins of the changed program: %w", err)
+			}
+		}
+	}
+	if err := ch.Pin(dir); err != nil {
+		ch.Release()
+		return nil, proto.Counters{}, err
+	}
+	if err := ch.Release(); err != nil {
+		return nil, proto.Counters{}, err
+	}
+	prog, err := l.Restore(dir, c)
+	if err != nil {
+		return nil, proto.Counters{}, err
+	}
+	return prog, kc, nil
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
+	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
@@ -32,6 +33,13 @@ type fakeKernel struct {
 	// netns is the network namespace the current fakePeer.InNetns call
 	// runs in (0: the default one).
 	netns uint64
+	// inPlace enables in-place updates (fake_inplace_test.go); failUpdate
+	// fails them, midUpdate runs in the middle of the writes; updates
+	// counts them.
+	inPlace    bool
+	failUpdate error
+	midUpdate  func()
+	updates    int
 }
 
 type fakeLink struct {
@@ -50,6 +58,11 @@ type fakeProg struct {
 	closed   bool
 	spent    bool
 	pinDir   string
+	// marked: changed in place with insertions or deletions.
+	marked bool
+	// slots are the counter slots of the rules after an in-place update
+	// (nil: by index).
+	slots []uint32
 }
 
 func newFakeKernel() *fakeKernel {
@@ -85,6 +98,9 @@ func (k *fakeKernel) Restore(dir string, c *ir.Chain) (Program, error) {
 	p := k.progs[id]
 	if p == nil || p.closed {
 		return nil, fmt.Errorf("restore: program %d is gone", id)
+	}
+	if p.marked {
+		return nil, fmt.Errorf("restore: %w", engine.ErrUpdated)
 	}
 	if !reflect.DeepEqual(stripOrigins(p.chain), stripOrigins(c)) {
 		return nil, fmt.Errorf("restore: pinned program %d runs another chain", id)

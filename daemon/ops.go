@@ -144,9 +144,11 @@ func (s *State) ChainAttach(front, name string, opts ir.HookOpts, peer Peer) err
 	return s.apply(p)
 }
 
-// ChainUpdate replaces an existing chain with c, atomically, keeping its
-// attachment (c's hook options are ignored) and the counters of the rules
-// that did not change.
+// ChainUpdate replaces an existing chain with c, keeping its attachment
+// (c's hook options are ignored) and the counters of the rules that did
+// not change: in place when at most maxInPlaceRules rules change and the
+// program allows it (see inplace.go for what a packet may see meanwhile),
+// else atomically.
 func (s *State) ChainUpdate(front string, c *ir.Chain, peer Peer, dryRun bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -165,11 +167,18 @@ func (s *State) ChainUpdate(front string, c *ir.Chain, peer Peer, dryRun bool) e
 	if dryRun {
 		return nil
 	}
+	// A small change is written in place (inplace.go).
+	if changedRules(old.Chain, n.carry) <= maxInPlaceRules {
+		if done, err := s.updateInPlace(front, old, n, peer); done {
+			return err
+		}
+	}
 	return s.apply(&plan{front: front, add: []*entry{n}, via: peer})
 }
 
-// ChainUpdateSet adds and removes elements of a named set, atomically (a new
-// program replaces the old one), keeping every counter.
+// ChainUpdateSet adds and removes elements of a named set, keeping every
+// counter: in place when the program allows it (each element is written
+// on its own), else atomically (a new program replaces the old one).
 func (s *State) ChainUpdateSet(front, name, set string, add, remove []string, peer Peer, dryRun bool) error {
 	if len(add) == 0 && len(remove) == 0 {
 		return errorf(proto.EINVAL, "chain update-set needs at least one element to add or remove")
@@ -191,6 +200,11 @@ func (s *State) ChainUpdateSet(front, name, set string, add, remove []string, pe
 	n.carry, n.carryPolicy, n.carryErrors = identity(len(c.Rules)), true, true
 	if dryRun {
 		return nil
+	}
+	// Set elements are written in place when the program allows it
+	// (inplace.go).
+	if done, err := s.updateInPlace(front, old, n, peer); done {
+		return err
 	}
 	return s.apply(&plan{front: front, add: []*entry{n}, via: peer})
 }

@@ -191,6 +191,9 @@ func checkEntry(e *entry) error {
 	if e.Pin != "" && !pinNameRE.MatchString(e.Pin) {
 		return fmt.Errorf("invalid pin directory name %q", e.Pin)
 	}
+	if e.Slots != nil && len(e.Slots.Rules) != len(e.Chain.Rules) {
+		return fmt.Errorf("%d counter slots for %d rules", len(e.Slots.Rules), len(e.Chain.Rules))
+	}
 	if n := len(e.Offsets.Rules); n != 0 && n != len(e.Chain.Rules) {
 		return fmt.Errorf("%d counter offsets for %d rules", n, len(e.Chain.Rules))
 	}

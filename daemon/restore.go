@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
@@ -46,7 +47,12 @@ func (s *State) Restore() error {
 	s.ipt = sc.Iptables
 	if sc.Pending != nil {
 		s.finishPending(sc.Pending)
+	} else if s.reloaded {
+		if err := s.save(nil); err != nil {
+			s.log.Error("saving the context after reloading chains changed in place", "err", err)
+		}
 	}
+	s.reloaded = false
 	s.removeStalePins()
 	s.ctRestore()
 	s.atRestore()
@@ -74,6 +80,31 @@ func (s *State) restoreEntry(e *entry, pending *pendingPlan) (Program, error) {
 		return prog, err
 	}
 	prog, err := restore(e.Chain, e.Users)
+	if err != nil && errors.Is(err, engine.ErrUpdated) {
+		// Changed in place (inplace.go): load the version in force, or
+		// the one an interrupted in-place update was writing, again.
+		target := e
+		if pending != nil {
+			for _, n := range pending.Add {
+				if s.pinDir(n) == s.pinDir(e) {
+					target = n
+				}
+			}
+		}
+		p2, err2 := s.reloadUpdated(e, target)
+		if err2 == nil {
+			s.reloaded = true
+			return p2, nil
+		}
+		return nil, errors.Join(err, err2)
+	}
+	if err != nil && pending == nil && e.Slots != nil {
+		p2, rerr := s.rebuildReload(e)
+		if rerr == nil {
+			return p2, nil
+		}
+		err = errors.Join(err, rerr)
+	}
 	if err == nil || pending == nil {
 		return prog, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bpfilter-go/bpfilter/bpf"
 	"github.com/bpfilter-go/bpfilter/daemon/proto"
+	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/engine/localroutes"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
@@ -39,6 +40,9 @@ type entry struct {
 	// Users are the user chains the chain JUMPs or GOTOs to (iptables
 	// front), inlined into its program.
 	Users []*ir.Chain `json:"user_chains,omitempty"`
+	// Slots are the counter slots of the program when it was changed in
+	// place (inplace.go); nil: a fresh compile's.
+	Slots *engine.Slots `json:"counter_slots,omitempty"`
 
 	prog Program
 	// watchers end the log streams of this entry when it goes away.
@@ -93,6 +97,11 @@ type State struct {
 	// crashHook, when set (tests), is called at named points of an update
 	// and may stop the process there.
 	crashHook func(point string)
+	// reloaded is set during Restore when a chain changed in place was
+	// loaded again (its context entry changed: saved at the end).
+	reloaded bool
+	// inPlaceOff makes updates always reload (benchmarks compare).
+	inPlaceOff bool
 }
 
 // StateConfig configures a State.

@@ -23,31 +23,68 @@ import (
 // The writes are not one atomic step: while they are applied a packet may
 // see a mix of the old and the new entries of the changed rules.
 func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) {
+	u, reason, err := c.PrepareUpdate(next)
+	if u == nil {
+		return false, reason, err
+	}
+	if err := u.Apply(); err != nil {
+		return false, "", err
+	}
+	return true, "", nil
+}
+
+// PendingUpdate is an Update planned and not yet written: PrepareUpdate
+// checks and plans, Apply writes. Between the two a caller can record its
+// intent (the daemon saves its pending plan there).
+type PendingUpdate struct {
+	c    *Chain
+	old  *backend.Program
+	next *ir.Chain
+	u    *backend.Update
+}
+
+// PrepareUpdate is the planning half of Update: it returns nil and the
+// reason when a reload is needed. Nothing is written; the chain must not
+// change before Apply.
+func (c *Chain) PrepareUpdate(next *ir.Chain) (*PendingUpdate, string, error) {
 	if c.coll == nil {
-		return false, "", fmt.Errorf("engine: update chain %s: chain is closed", c.IR.Name)
+		return nil, "", fmt.Errorf("engine: update chain %s: chain is closed", c.IR.Name)
 	}
 	if next == nil {
-		return false, "", errors.New("engine: update with a nil chain")
+		return nil, "", errors.New("engine: update with a nil chain")
 	}
 	old := c.Program
 	if c.opts.Ruleset != nil {
-		return false, "chain inlines user chains", nil
+		return nil, "chain inlines user chains", nil
 	}
 	if old.Plan == nil {
-		return false, "loaded program has no plan", nil
+		return nil, "loaded program has no plan", nil
 	}
 	if next.Name != c.IR.Name || next.Hook != c.IR.Hook {
-		return false, "chain name or hook changed", nil
+		return nil, "chain name or hook changed", nil
 	}
 	u, reason, err := backend.PlanUpdate(old, next, c.opts.backendOptions(nil))
 	if err != nil {
-		return false, "", fmt.Errorf("engine: update chain %s: %w", next.Name, err)
+		return nil, "", fmt.Errorf("engine: update chain %s: %w", next.Name, err)
 	}
 	if u == nil {
-		return false, reason, nil
+		return nil, reason, nil
+	}
+	return &PendingUpdate{c: c, old: old, next: next, u: u}, "", nil
+}
+
+// Apply writes the planned update (see Update). On error the chain may be
+// partly updated: reload it.
+func (pu *PendingUpdate) Apply() error {
+	c, next, u := pu.c, pu.next, pu.u
+	if c.coll == nil {
+		return fmt.Errorf("engine: update chain %s: chain is closed", c.IR.Name)
+	}
+	if c.Program != pu.old {
+		return fmt.Errorf("engine: update chain %s: the chain changed since the update was planned", next.Name)
 	}
 	if err := c.applyDelta(u.Program, &u.Delta, u.Actions); err != nil {
-		return false, "", fmt.Errorf("engine: update chain %s: %w (the chain may be partly updated)", next.Name, err)
+		return fmt.Errorf("engine: update chain %s: %w (the chain may be partly updated)", next.Name, err)
 	}
 	p := u.Program
 	nextIR := next
@@ -58,10 +95,10 @@ func (c *Chain) Update(next *ir.Chain) (updated bool, reason string, err error) 
 	c.IR, c.Program = nextIR, p
 	if !p.Plan.FreshIdentity() || p.Plan.IDCap != uint32(len(next.Rules)+c.opts.counterHeadroom(len(next.Rules))) {
 		if err := c.markUpdated(); err != nil {
-			return true, "", fmt.Errorf("engine: update chain %s: applied, but Restore will not see it: %w", next.Name, err)
+			return fmt.Errorf("engine: update chain %s: applied, but Restore will not see it: %w", next.Name, err)
 		}
 	}
-	return true, "", nil
+	return nil
 }
 
 // applyDelta writes d into the loaded maps; p is the new program, acts the

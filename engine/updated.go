@@ -17,6 +17,10 @@ import (
 // again). Updates that keep the fresh numbering (rules replaced in place)
 // leave it alone: Restore then picks the chain up as usual.
 
+// ErrUpdated is returned (wrapped) by Restore for pins changed in place by
+// an Update that inserted or deleted rules: load the chain again.
+var ErrUpdated = errors.New("the pinned chain was changed in place by Update (rules inserted or deleted): its rule IDs differ from a fresh compile; load it again")
+
 // updatedMap is the name of the marker map.
 const updatedMap = "bf_updated"
 
@@ -58,7 +62,7 @@ func checkNotUpdated(dir string) error {
 		return fmt.Errorf("read %s: %w", updatedMap, err)
 	}
 	if v != 0 {
-		return errors.New("the pinned chain was changed in place by Update (rules inserted or deleted): its rule IDs differ from a fresh compile; load it again")
+		return ErrUpdated
 	}
 	return nil
 }

@@ -22,6 +22,11 @@ for pkg in ./optimizer ./backend; do
 		go test -run '^$' -bench . -benchtime "$BENCHTIME" -timeout 30m "$pkg" | grep -E '^(Benchmark|ok|FAIL)'
 	fi
 done
+# In-place updates through the daemon (h/dupdate): request → response
+# latency of chain.update / chain.update-set on a 10,000-rule chain.
+echo
+echo "## ./daemon (update latency)"
+go test -run '^$' -bench 'DaemonUpdate' -benchtime "$BENCHTIME" -timeout 30m ./daemon | grep -E '^(Benchmark|ok|FAIL)'
 echo
 echo "## traffic"
 go run ./cmd/bpfilter-bench --quiet ${TRAFFIC_ARGS:-}
