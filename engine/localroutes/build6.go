@@ -55,6 +55,21 @@ func errorType6(t uint8) bool {
 	return t == ir.RTNUnreachable || t == ir.RTNBlackhole || t == ir.RTNProhibit
 }
 
+// loopbackIfindex is the index of lo in every namespace (LOOPBACK_IFINDEX).
+const loopbackIfindex = 1
+
+// reject reports whether the kernel made r a reject route: an error type,
+// or (fib6_is_reject) a route through loopback to other than ::1 that is
+// neither local nor an addrconf anycast route, whose dst then carries
+// -ENETUNREACH.
+func (r Route6) reject() bool {
+	if errorType6(r.Type) {
+		return true
+	}
+	loop := r.Len == 128 && r.Dst == [16]byte{15: 1}
+	return r.Ifindex == loopbackIfindex && !loop && r.Type != ir.RTNLocal && !r.anycastFlag()
+}
+
 // table6 is one routing table's candidate routes for a device: the
 // lowest-metric route per prefix.
 type table6 map[prefix6]Route6
@@ -181,7 +196,7 @@ func build6Dev(routes []Route6, addrs []Addr6, dev uint32) []ir.AddrType6Entry {
 			}
 			found = false
 		}
-		if !found || errorType6(r.Type) {
+		if !found || r.reject() {
 			return 1 << ir.RTNUnreachable
 		}
 		var bits uint16
