@@ -79,27 +79,6 @@ type prefix6 struct {
 	len  uint8
 }
 
-func (p prefix6) contains(q prefix6) bool {
-	return p.len <= q.len && prefix6Match(p.addr, p.len, q.addr)
-}
-
-func prefix6Match(p [16]byte, n uint8, a [16]byte) bool {
-	for i := 0; i < 16; i++ {
-		bits := int(n) - 8*i
-		if bits <= 0 {
-			return true
-		}
-		m := byte(0xff)
-		if bits < 8 {
-			m <<= 8 - bits
-		}
-		if p[i]&m != a[i]&m {
-			return false
-		}
-	}
-	return true
-}
-
 func mask6(a [16]byte, n uint8) [16]byte {
 	var out [16]byte
 	for i := 0; i < 16; i++ {
@@ -116,14 +95,12 @@ func mask6(a [16]byte, n uint8) [16]byte {
 
 // longest returns the longest-prefix route of t containing q.
 func (t table6) longest(q prefix6) (Route6, bool) {
-	var best Route6
-	found := false
-	for p, r := range t {
-		if p.contains(q) && (!found || p.len > best.Len) {
-			best, found = r, true
+	for l := int(q.len); l >= 0; l-- {
+		if r, ok := t[prefix6{mask6(q.addr, uint8(l)), uint8(l)}]; ok {
+			return r, true
 		}
 	}
-	return best, found
+	return Route6{}, false
 }
 
 // Build6 returns the ir.AddrTypes6 entries of the routes (local and main
@@ -240,18 +217,20 @@ func build6Dev(routes []Route6, addrs []Addr6, dev uint32) []ir.AddrType6Entry {
 		return string(ps[i].addr[:]) < string(ps[j].addr[:])
 	})
 	var out []ir.AddrType6Entry
+	kept := map[prefix6]uint16{}
 	for _, p := range ps {
 		v := answer(p, p.len == 128)
 		parent := uint16(1 << ir.RTNUnreachable)
-		plen := -1
-		for _, e := range out {
-			if int(e.Len) > plen && prefix6Match(e.Addr, e.Len, p.addr) {
-				parent, plen = e.Types, int(e.Len)
+		for l := int(p.len) - 1; l >= 0; l-- {
+			if t, ok := kept[prefix6{mask6(p.addr, uint8(l)), uint8(l)}]; ok {
+				parent = t
+				break
 			}
 		}
 		if v == parent {
 			continue
 		}
+		kept[p] = v
 		out = append(out, ir.AddrType6Entry{Dev: dev, Addr: p.addr, Len: p.len, Types: v})
 	}
 	return out

@@ -2,6 +2,7 @@ package localroutes
 
 import (
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -95,5 +96,26 @@ func TestBuild6(t *testing.T) {
 		if got := tab.Lookup(c.dev, netip.MustParseAddr(c.addr).As16()); got != c.want {
 			t.Errorf("dev %d %s (%s): %s, want %s", c.dev, c.addr, c.why, ir.KindAddrType.Format(ir.KindAddrType.UintValue(uint64(got)), nil), ir.KindAddrType.Format(ir.KindAddrType.UintValue(uint64(c.want)), nil))
 		}
+	}
+}
+
+// BenchmarkBuild6 measures Build6 on a main table of n routes over two
+// devices (the mirror runs it after every burst of route changes).
+func BenchmarkBuild6(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			var routes []Route6
+			for i := 0; i < n; i++ {
+				a := netip.MustParseAddr("fd00:198:18::").As16()
+				a[4], a[5] = byte(i>>8), byte(i)
+				routes = append(routes, Route6{Dst: a, Len: 48, Table: tableMain, Type: ir.RTNUnicast, Ifindex: uint32(2 + i%2), Metric: 1024})
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := Build6(routes, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
