@@ -15,7 +15,8 @@ import (
 // to AddrTypeMap, an LPM trie that mirrors the routes the kernel's
 // inet_dev_addr_type sees (filled and kept in sync by engine/localroutes):
 // key {prefixlen u32, address [4]byte big-endian}, value AddrTypeValue.
-// The IPv6 field is the address class, computed from the address bytes.
+// The IPv6 field is the address class, computed from the address bytes,
+// ORed with the route lookup's bits from AddrType6Map (addrtype6.go).
 
 // AddrTypeMap is the name of the address type lookup map.
 const AddrTypeMap = "bf_addrtype"
@@ -51,10 +52,11 @@ func addrTypeMapSpec() *ebpf.MapSpec {
 	}
 }
 
-// addAddrTypeMap adds AddrTypeMap to spec when the program reads it.
+// addAddrTypeMap adds AddrTypeMap and AddrType6Map to spec when the program reads it.
 func (g *gen) addAddrTypeMap(spec *ebpf.CollectionSpec) {
 	if g.addrTypeUsed {
 		spec.Maps[AddrTypeMap] = addrTypeMapSpec()
+		spec.Maps[AddrType6Map] = addrType6MapSpec()
 	}
 }
 
@@ -135,9 +137,11 @@ func (g *gen) emitAddrType(f ir.Field, dst asm.Register) error {
 		asm.LSh.Reg(dst, asm.R5),
 		asm.Ja.Label(end),
 	)
-	// IPv6: ipv6_addr_type's class.
-	uni6, mc6, notZero := b.fresh("atype_uni6"), b.fresh("atype_mc6"), b.fresh("atype_w2")
+	// IPv6: the route lookup's bits (R5, addrtype6.go), then
+	// ipv6_addr_type's class ORed with them.
+	uni6, mc6, notZero, or6 := b.fresh("atype_uni6"), b.fresh("atype_mc6"), b.fresh("atype_w2"), b.fresh("atype_or6")
 	b.label(v6)
+	g.emitAddrType6Lookup(off6, limit)
 	b.emit(
 		asm.LoadMem(asm.R2, asm.R10, off6, asm.Byte),
 		asm.JEq.Imm(asm.R2, 0xff, mc6),
@@ -148,17 +152,19 @@ func (g *gen) emitAddrType(f ir.Field, dst asm.Register) error {
 		asm.JNE.Imm(asm.R3, 0, notZero),
 		asm.JNE.Imm(asm.R4, 0, uni6),
 		asm.Mov.Imm(dst, 1<<ir.RTNUnspec),
-		asm.Ja.Label(end),
+		asm.Ja.Label(or6),
 	)
 	b.label(notZero)
 	b.emit(
 		asm.Mov.Imm(dst, 0),
-		asm.JEq.Imm32(asm.R3, int32(uint32(nativeUint([]byte{0, 0, 0xff, 0xff}))), end),
+		asm.JEq.Imm32(asm.R3, int32(uint32(nativeUint([]byte{0, 0, 0xff, 0xff}))), or6),
 	)
 	b.label(uni6)
-	b.emit(asm.Mov.Imm(dst, 1<<ir.RTNUnicast), asm.Ja.Label(end))
+	b.emit(asm.Mov.Imm(dst, 1<<ir.RTNUnicast), asm.Ja.Label(or6))
 	b.label(mc6)
 	b.emit(asm.Mov.Imm(dst, 1<<ir.RTNMulticast))
+	b.label(or6)
+	b.emit(asm.Or.Reg(dst, asm.R5))
 	b.label(end)
 	return nil
 }

@@ -352,11 +352,11 @@ func (g *gen) emitDispatch(p *optimizer.Plan, s *optimizer.Segment, end string) 
 
 // Budget of lookup segments: the kernel allows 64 maps per program
 // (MAX_USED_MAPS); bf_counters, bf_log, bf_log_rate, bf_actions,
-// bf_chunks, the verbose map, bf_limit (meta.limit), bf_addrtype
-// (address types) and the set maps take some.
+// bf_chunks, the verbose map, bf_limit (meta.limit), bf_addrtype and
+// bf_addrtype6 (address types) and the set maps take some.
 const (
 	maxProgMaps = 64
-	fixedMaps   = 8
+	fixedMaps   = 9
 	// minLookupRules is the smallest segment compiled as lookups: a few
 	// compares are cheaper than a map lookup.
 	minLookupRules = 4

@@ -56,6 +56,9 @@ func (s *State) atFill(p *plan, e *entry, prog Program) error {
 	if err == nil {
 		err = mir.Add(m)
 	}
+	if err == nil {
+		err = atAdd6(mir, prog)
+	}
 	if err != nil {
 		return errorf(proto.EIO, "chain %s: filling the address type table (-m addrtype): %w", e.name(), err)
 	}
@@ -93,6 +96,9 @@ func (s *State) atRelease() {
 	for _, e := range s.chains {
 		if m := e.addrTypeMap(); m != nil && e.Attached {
 			keep[e.NetnsID] = append(keep[e.NetnsID], m)
+			if m6 := progAddrType6Map(e.prog); m6 != nil {
+				keep[e.NetnsID] = append(keep[e.NetnsID], m6)
+			}
 		}
 	}
 	for _, id := range s.atSorted() {
@@ -122,6 +128,9 @@ func (s *State) atRestore() {
 		mir, err := s.atMirror(func(fn func() error) error { return s.ns.InNetnsID(id, fn) }, id)
 		if err == nil {
 			err = mir.Add(m)
+		}
+		if err == nil {
+			err = atAdd6(mir, e.prog)
 		}
 		var gone *netnsGoneError
 		if err != nil && !errors.As(err, &gone) {

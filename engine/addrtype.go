@@ -17,3 +17,14 @@ func (c *Chain) AddrTypeMap() *ebpf.Map {
 	}
 	return c.coll.Maps[backend.AddrTypeMap]
 }
+
+// AddrType6Map returns the chain's IPv6 address type lookup map
+// (backend.AddrType6Map), nil when its program has no address type match;
+// it is filled like AddrTypeMap (package engine/localroutes). An empty
+// map answers UNREACHABLE for every IPv6 address.
+func (c *Chain) AddrType6Map() *ebpf.Map {
+	if c == nil || c.coll == nil {
+		return nil
+	}
+	return c.coll.Maps[backend.AddrType6Map]
+}

@@ -30,10 +30,11 @@ import (
 //
 // IPv6 (match_type6): the field carries the address's ipv6_addr_type
 // class: UNSPEC for ::, MULTICAST for ff00::/8, UNICAST for every other
-// address except the v4-mapped ::ffff:0:0/96 (no bit). ip6tables' addrtype
-// holds when every class bit of the mask is set: OpAll. The IPv6 types
-// that need a route lookup (LOCAL, ANYCAST, UNREACHABLE) are not
-// modelled; the iptables frontend refuses them.
+// address except the v4-mapped ::ffff:0:0/96 (no bit), ORed with the bits
+// of the route lookup (LOCAL, ANYCAST, UNREACHABLE) from the AddrTypes6
+// table (addrtype6.go). ip6tables' addrtype holds when every class bit of
+// the mask is set and, when it has lookup bits, one of them is answered:
+// OpAll, or OpAny for a mask of lookup bits only.
 //
 // The interface limit reads the hook's input (_iif) or output (_oif)
 // device; on a hook without that device the lookup is not limited, as
@@ -198,14 +199,7 @@ func addrTypeFieldValue(f Field, p *Packet, pp *Parsed) ([]byte, bool) {
 			off = 12
 		}
 		copy(a[:], pp.L3[off:off+4])
-		dev := uint32(0)
-		switch limit {
-		case AddrTypeLimitIn:
-			dev = p.InIfindex
-		case AddrTypeLimitOut:
-			dev = p.OutIfindex
-		}
-		return putUint(1<<AddrType4(p.LocalRoutes, a, dev), 2), true
+		return putUint(1<<AddrType4(p.LocalRoutes, a, addrTypeDev(p, limit)), 2), true
 	case pp.L3Proto == EthPIPv6:
 		var a [16]byte
 		off := 24
@@ -213,7 +207,7 @@ func addrTypeFieldValue(f Field, p *Packet, pp *Parsed) ([]byte, bool) {
 			off = 8
 		}
 		copy(a[:], pp.L3[off:off+16])
-		return putUint(uint64(AddrClass6(a)), 2), true
+		return putUint(uint64(AddrType6(p.AddrTypes6, a, addrTypeDev(p, limit))), 2), true
 	}
 	return nil, false
 }
@@ -252,4 +246,15 @@ func formatAddrTypes(v uint64) string {
 		parts = append(parts, fmt.Sprintf("0x%x", v))
 	}
 	return strings.Join(parts, ",")
+}
+
+// addrTypeDev returns the limiting device of an address type lookup.
+func addrTypeDev(p *Packet, limit AddrTypeIface) uint32 {
+	switch limit {
+	case AddrTypeLimitIn:
+		return p.InIfindex
+	case AddrTypeLimitOut:
+		return p.OutIfindex
+	}
+	return 0
 }

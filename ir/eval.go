@@ -62,6 +62,9 @@ type Packet struct {
 	// LocalRoutes is the IPv4 routing table the addrtype fields look
 	// addresses up in (see addrtype.go); nil is an empty table.
 	LocalRoutes *LocalRoutes
+	// AddrTypes6 is the IPv6 address type lookup table (addrtype6.go);
+	// nil answers UNREACHABLE (no route) for every address.
+	AddrTypes6 *AddrTypes6
 	// Limits is the time and the token buckets meta.limit matches read
 	// and update (nil: every bucket is full). See limit.go.
 	Limits *LimitState

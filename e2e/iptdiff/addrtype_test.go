@@ -28,8 +28,19 @@ func (sd *side) fillAddrTypes(t *testing.T, ch *engine.Chain) error {
 		}
 		sd.mirror = mir
 		t.Cleanup(func() { mir.Close() })
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s: address type mirror: last error %v, IPv6 warning %q, IPv6 entries %+v", sd.name, mir.Err(), mir.Warning6(), mir.Table6())
+			}
+		})
 	}
-	return sd.mirror.Add(m)
+	if err := sd.mirror.Add(m); err != nil {
+		return err
+	}
+	if m6 := ch.AddrType6Map(); m6 != nil {
+		return sd.mirror.Add(m6)
+	}
+	return nil
 }
 
 // Addresses of the addrtype probes: R's own (on the link and, 198.18.99.1,

@@ -44,4 +44,26 @@
 // ignore_routes_with_linkdown; of two routes for the same prefix in the
 // local and main tables the local one is taken. The map lags a change by
 // the notification delay (milliseconds).
+//
+// IPv6 (mirror6.go, build6.go): for ip6tables -m addrtype LOCAL, ANYCAST
+// and UNREACHABLE the Mirror also dumps the IPv6 routes (local and main
+// tables), addresses and policy rules, follows RTNLGRP_IPV6_ROUTE,
+// RTNLGRP_IPV6_IFADDR and RTNLGRP_IPV6_RULE, and writes Build6's entries
+// to every backend.AddrType6Map it holds. Relied on from the kernel
+// sources (xt_addrtype match_lookup_rt6, ip6_route_output, fib6 rules):
+// the lookup is ip6_route_output for the address with the limiting device
+// as output interface (which then must be the route's nexthop device,
+// RT6_LOOKUP_F_IFACE, falling back to shorter prefixes and higher
+// metrics); the default rules visit the local table, then the main table,
+// throw routes continuing; no route, or a route whose dst carries an
+// error (unreachable, blackhole, prohibit, and non-local routes through
+// lo, which fib6_is_reject turns into reject routes), answers UNREACHABLE
+// alone; unlimited, a local route answers LOCAL; limited, an address
+// assigned to the limiting device and not tentative (nf_ipv6_chk_addr,
+// strict) answers LOCAL; ipv6_anycast_destination (RTF_ANYCAST, set only
+// on addrconf's anycast routes, or the prefix address of a gateway-less
+// route shorter than /127) answers ANYCAST. Not followed: policy rules
+// other than the defaults (logged, Mirror.Warning6), VRFs, source-specific
+// routes, the neighbour-reachability preference among same-prefix routes,
+// ignore_routes_with_linkdown.
 package localroutes

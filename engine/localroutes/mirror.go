@@ -51,6 +51,12 @@ type Mirror struct {
 	stopped bool // the namespace is gone (Options.Alive)
 	maps    map[ebpf.MapID]*ebpf.Map
 	table   []ir.LocalRoute
+	// IPv6 (mirror6.go): the AddrType6Map maps held, the entries last
+	// built (have6: built at least once) and why they may be inexact.
+	maps6   map[ebpf.MapID]*ebpf.Map
+	table6  []ir.AddrType6Entry
+	have6   bool
+	warn6   string
 	lastErr error
 	syncs   uint64
 
@@ -70,7 +76,7 @@ func Start(enter func(func() error) error, opts Options) (*Mirror, error) {
 	if opts.Settle <= 0 {
 		opts.Settle = DefaultSettle
 	}
-	m := &Mirror{opts: opts, maps: map[ebpf.MapID]*ebpf.Map{}, done: make(chan struct{})}
+	m := &Mirror{opts: opts, maps: map[ebpf.MapID]*ebpf.Map{}, maps6: map[ebpf.MapID]*ebpf.Map{}, done: make(chan struct{})}
 	err := enter(func() error {
 		var err error
 		if m.dump, err = netlink.Dial(unix.NETLINK_ROUTE, nil); err != nil {
@@ -79,7 +85,8 @@ func Start(enter func(func() error) error, opts Options) (*Mirror, error) {
 		if m.notify, err = netlink.Dial(unix.NETLINK_ROUTE, nil); err != nil {
 			return fmt.Errorf("rtnetlink socket: %w", err)
 		}
-		for _, g := range []uint32{unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_RULE} {
+		for _, g := range []uint32{unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_RULE,
+			unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_IPV6_IFADDR, unix.RTNLGRP_IPV6_RULE} {
 			if err := m.notify.JoinGroup(g); err != nil {
 				return fmt.Errorf("joining rtnetlink group %d: %w", g, err)
 			}
@@ -119,13 +126,16 @@ func (m *Mirror) syncLocked() error {
 			err = errors.Join(err, writeMap(mp, tab))
 		}
 	}
+	if len(m.maps6) > 0 {
+		err = errors.Join(err, m.sync6Locked())
+	}
 	m.syncs++
 	m.lastErr = err
 	return err
 }
 
-// Add clones mp (a backend.AddrTypeMap) into the maps held and fills it
-// with the current table before returning.
+// Add clones mp (a backend.AddrTypeMap or backend.AddrType6Map) into the
+// maps held and fills it with the current table before returning.
 func (m *Mirror) Add(mp *ebpf.Map) error {
 	id, err := mapID(mp)
 	if err != nil {
@@ -135,6 +145,9 @@ func (m *Mirror) Add(mp *ebpf.Map) error {
 	defer m.mu.Unlock()
 	if m.stopped {
 		return errNamespaceGone
+	}
+	if isMap6(mp) {
+		return m.add6(id, mp)
 	}
 	if _, ok := m.maps[id]; ok {
 		return nil
@@ -167,13 +180,15 @@ func (m *Mirror) Retain(keep []*ebpf.Map) int {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for id, c := range m.maps {
-		if !ids[id] {
-			c.Close()
-			delete(m.maps, id)
+	for _, held := range []map[ebpf.MapID]*ebpf.Map{m.maps, m.maps6} {
+		for id, c := range held {
+			if !ids[id] {
+				c.Close()
+				delete(held, id)
+			}
 		}
 	}
-	return len(m.maps)
+	return len(m.maps) + len(m.maps6)
 }
 
 // Table returns the entries last written.
@@ -202,9 +217,11 @@ func (m *Mirror) Close() error {
 	err := m.closeFiles()
 	m.wg.Wait()
 	m.mu.Lock()
-	for id, c := range m.maps {
-		c.Close()
-		delete(m.maps, id)
+	for _, held := range []map[ebpf.MapID]*ebpf.Map{m.maps, m.maps6} {
+		for id, c := range held {
+			c.Close()
+			delete(held, id)
+		}
 	}
 	m.mu.Unlock()
 	return err

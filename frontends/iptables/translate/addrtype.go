@@ -39,25 +39,18 @@ func (rc *ruleCtx) addrtype(a *xt.Addrtype) error {
 	case out && rc.chain.Builtin() && rc.chain.Hook == abi.HookLocalIn:
 		return rc.refuse("match addrtype --limit-iface-out", "output interface limitation not valid in PREROUTING and INPUT")
 	}
-	op := ir.OpAny
 	if rc.tr.fam == abi.IPv6 {
-		op = ir.OpAll
 		mask := a.Source | a.Dest
-		switch {
-		case mask&atBlackhole != 0, mask >= atProhibit, mask&atBroadcast != 0:
+		if mask&atBlackhole != 0 || mask >= atProhibit || mask&atBroadcast != 0 {
 			return rc.refuse("match addrtype", "ip6tables addrtype refuses BLACKHOLE, BROADCAST, PROHIBIT, THROW, NAT and XRESOLVE (as the kernel does)")
-		case mask&atLookup6 != 0:
-			return rc.refuse("ip6tables addrtype LOCAL, ANYCAST or UNREACHABLE",
-				"for IPv6 these need the kernel's full route lookup (nf_ip6_route over every policy routing table and nf_ipv6_chk_addr); only UNSPEC, UNICAST and MULTICAST, which depend on the address alone, are supported")
 		}
-		// Without a route lookup the IPv6 test does not use the device.
-		limit = ir.AddrTypeNoLimit
+		return rc.addrtype6(a, limit)
 	}
 	if a.Source != 0 {
-		rc.add(ir.Match{Field: ir.AddrTypeField(true, limit), Op: op, Negate: a.Flags&xt.AddrtypeInvertSource != 0, Value: be(uint64(a.Source), 2)})
+		rc.add(ir.Match{Field: ir.AddrTypeField(true, limit), Op: ir.OpAny, Negate: a.Flags&xt.AddrtypeInvertSource != 0, Value: be(uint64(a.Source), 2)})
 	}
 	if a.Dest != 0 {
-		rc.add(ir.Match{Field: ir.AddrTypeField(false, limit), Op: op, Negate: a.Flags&xt.AddrtypeInvertDest != 0, Value: be(uint64(a.Dest), 2)})
+		rc.add(ir.Match{Field: ir.AddrTypeField(false, limit), Op: ir.OpAny, Negate: a.Flags&xt.AddrtypeInvertDest != 0, Value: be(uint64(a.Dest), 2)})
 	}
 	return nil
 }

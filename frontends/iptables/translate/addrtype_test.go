@@ -83,17 +83,43 @@ func TestAddrtype6(t *testing.T) {
 	if m := in.Rules[1].Matches[0]; m.Field != ir.AddrDType || m.Op != ir.OpAll {
 		t.Errorf("IPv6 MULTICAST: %s", m)
 	}
-	for _, rule := range []string{
-		"-A INPUT -m addrtype --dst-type LOCAL -j ACCEPT",
-		"-A INPUT -m addrtype --src-type UNREACHABLE -j ACCEPT",
-		"-A INPUT -m addrtype --src-type ANYCAST,UNICAST -j ACCEPT",
+	// Route lookup types: OpAll with one lookup bit (and the classes),
+	// OpAny with lookup bits alone, the interface limit kept.
+	const (
+		loc = 1 << ir.RTNLocal
+		any = 1 << ir.RTNAnycast
+		unr = 1 << ir.RTNUnreachable
+		uni = 1 << ir.RTNUnicast
+	)
+	for _, c := range []struct {
+		rule string
+		want ir.Match
+	}{
+		{"-A INPUT -m addrtype --dst-type LOCAL -j ACCEPT", ir.Match{Field: ir.AddrDType, Op: ir.OpAll, Value: []byte{0, loc}}},
+		{"-A INPUT -m addrtype ! --dst-type LOCAL --limit-iface-in -j ACCEPT", ir.Match{Field: ir.AddrDTypeIif, Op: ir.OpAll, Negate: true, Value: []byte{0, loc}}},
+		{"-A INPUT -m addrtype --src-type UNREACHABLE -j ACCEPT", ir.Match{Field: ir.AddrSType, Op: ir.OpAll, Value: []byte{0, unr}}},
+		{"-A INPUT -m addrtype --src-type ANYCAST,UNICAST -j ACCEPT", ir.Match{Field: ir.AddrSType, Op: ir.OpAll, Value: []byte{0, any | uni}}},
+		{"-A OUTPUT -m addrtype --dst-type LOCAL,ANYCAST --limit-iface-out -j ACCEPT", ir.Match{Field: ir.AddrDTypeOif, Op: ir.OpAny, Value: []byte{0, loc | any}}},
+		{"-A INPUT -m addrtype --dst-type UNICAST --limit-iface-in -j ACCEPT", ir.Match{Field: ir.AddrDType, Op: ir.OpAll, Value: []byte{0, uni}}},
 	} {
-		tb := restoreFilter(t, abi.IPv6, "*filter\n"+rule+"\nCOMMIT\n")
-		_, err := Table(tb, opts())
-		var te *Error
-		if !errors.As(err, &te) || !strings.Contains(te.Feature, "ip6tables addrtype") || te.Rule != 1 || !strings.Contains(te.Text, "-m addrtype") {
-			t.Errorf("%s: %v, want a refusal of ip6tables addrtype route types", rule, err)
+		tb := restoreFilter(t, abi.IPv6, "*filter\n"+c.rule+"\nCOMMIT\n")
+		rs, err := Table(tb, opts())
+		if err != nil {
+			t.Errorf("%s: %v", c.rule, err)
+			continue
 		}
+		name := "ip6tables." + strings.Fields(c.rule)[1]
+		if ch := rs.Chain(name); ch == nil || len(ch.Rules) != 2 || len(ch.Rules[1].Matches) != 1 || ch.Rules[1].Matches[0].String() != c.want.String() {
+			t.Errorf("%s: %+v, want %s", c.rule, ch, c.want)
+		}
+	}
+	// Classes with several lookup types: refused.
+	rule := "-A INPUT -m addrtype --src-type ANYCAST,UNICAST,LOCAL -j ACCEPT"
+	tb = restoreFilter(t, abi.IPv6, "*filter\n"+rule+"\nCOMMIT\n")
+	_, err = Table(tb, opts())
+	var te *Error
+	if !errors.As(err, &te) || !strings.Contains(te.Feature, "ip6tables addrtype") || te.Rule != 1 || !strings.Contains(te.Text, "-m addrtype") {
+		t.Errorf("%s: %v, want a refusal", rule, err)
 	}
 }
 
