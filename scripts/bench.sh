@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints one report: program cost by rule count and
 # set size (BPF_PROG_TEST_RUN), compile+load time, the optimiser's planning
-# benchmarks when present, and the side-by-side traffic benchmark against
-# iptables-legacy and nft. Run as root.
+# benchmarks when present, the daemon's memory per chain, and the
+# side-by-side traffic benchmark against iptables-legacy and nft. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -27,6 +27,9 @@ done
 echo
 echo "## ./daemon (update latency)"
 go test -run '^$' -bench 'DaemonUpdate' -benchtime "$BENCHTIME" -timeout 30m ./daemon | grep -E '^(Benchmark|ok|FAIL)'
+echo
+echo "## daemon memory per chain (Go heap after GC, kernel memlock of maps and programs)"
+go test -run '^$' -bench BenchmarkDaemonMemory -benchtime "${MEM_BENCHTIME:-1x}" -timeout 30m ./daemon | grep -E '^(Benchmark|ok|FAIL)'
 echo
 echo "## traffic"
 go run ./cmd/bpfilter-bench --quiet ${TRAFFIC_ARGS:-}
