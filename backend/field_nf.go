@@ -67,25 +67,8 @@ func memberPath(spec *btf.Spec, typ string, path ...string) (int16, error) {
 
 // findMemberType is findMember returning the member's type too.
 func findMemberType(ms []btf.Member, name string) (uint32, btf.Type, bool) {
-	for _, m := range ms {
-		if m.Name == name {
-			return m.Offset.Bytes(), m.Type, true
-		}
-		if m.Name != "" {
-			continue
-		}
-		var inner []btf.Member
-		switch t := btf.UnderlyingType(m.Type).(type) {
-		case *btf.Struct:
-			inner = t.Members
-		case *btf.Union:
-			inner = t.Members
-		}
-		if off, typ, ok := findMemberType(inner, name); ok {
-			return m.Offset.Bytes() + off, typ, true
-		}
-	}
-	return 0, nil, false
+	m, bits, ok := lookupMember(ms, name, 0)
+	return bits / 8, m.Type, ok
 }
 
 // emitIfNameMatch compares the 16-byte device name with the match's value

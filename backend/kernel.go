@@ -88,10 +88,21 @@ func memberOffset(spec *btf.Spec, typ, name string) (int16, error) {
 	return int16(off), nil
 }
 
+// findMember returns the byte offset of member name, looking into
+// anonymous structs and unions.
 func findMember(ms []btf.Member, name string) (uint32, bool) {
+	_, bits, ok := lookupMember(ms, name, 0)
+	return bits / 8, ok
+}
+
+// lookupMember finds member name in ms, descending into anonymous structs
+// and unions, and returns it with its bit offset from the start of the
+// outermost struct (base included).
+func lookupMember(ms []btf.Member, name string, base uint32) (btf.Member, uint32, bool) {
 	for _, m := range ms {
+		off := base + uint32(m.Offset)
 		if m.Name == name {
-			return m.Offset.Bytes(), true
+			return m, off, true
 		}
 		if m.Name != "" {
 			continue
@@ -103,9 +114,9 @@ func findMember(ms []btf.Member, name string) (uint32, bool) {
 		case *btf.Union:
 			inner = t.Members
 		}
-		if off, ok := findMember(inner, name); ok {
-			return m.Offset.Bytes() + off, true
+		if found, bits, ok := lookupMember(inner, name, off); ok {
+			return found, bits, true
 		}
 	}
-	return 0, false
+	return btf.Member{}, 0, false
 }

@@ -53,24 +53,6 @@ func resolvePktMatch(spec *btf.Spec) pktOffsets {
 // struct, base included) and the bitfield size of member name, looking
 // into anonymous structs and unions.
 func findBitfield(ms []btf.Member, name string, base uint32) (bits, size uint32, ok bool) {
-	for _, m := range ms {
-		off := base + uint32(m.Offset)
-		if m.Name == name {
-			return off, uint32(m.BitfieldSize), true
-		}
-		if m.Name != "" {
-			continue
-		}
-		var inner []btf.Member
-		switch t := btf.UnderlyingType(m.Type).(type) {
-		case *btf.Struct:
-			inner = t.Members
-		case *btf.Union:
-			inner = t.Members
-		}
-		if b, s, found := findBitfield(inner, name, off); found {
-			return b, s, true
-		}
-	}
-	return 0, 0, false
+	m, bits, ok := lookupMember(ms, name, base)
+	return bits, uint32(m.BitfieldSize), ok
 }
