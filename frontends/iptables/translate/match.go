@@ -20,8 +20,7 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 	case *xt.TCP:
 		return rc.tcp(info)
 	case *xt.UDP:
-		return rc.ports(ir.UDPSport, ir.UDPDport, info.SrcPorts, info.DstPorts,
-			info.InvFlags&xt.UDPInvSrcPorts != 0, info.InvFlags&xt.UDPInvDstPorts != 0)
+		return rc.udp(info) // l4present.go
 	case *xt.ICMP:
 		if m.Name == "icmp6" {
 			return rc.icmp(ir.ICMPv6Type, ir.ICMPv6Code, info)
@@ -63,6 +62,7 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 
 // tcp translates struct xt_tcp (tcp_mt).
 func (rc *ruleCtx) tcp(t *xt.TCP) error {
+	defer rc.needL4(len(rc.out.Matches), ir.TCPSport) // l4present.go
 	if err := rc.ports(ir.TCPSport, ir.TCPDport, t.SrcPorts, t.DstPorts,
 		t.InvFlags&xt.TCPInvSrcPorts != 0, t.InvFlags&xt.TCPInvDstPorts != 0); err != nil {
 		return err
