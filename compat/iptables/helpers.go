@@ -110,13 +110,27 @@ func parsePortRange(s, proto string) ([2]uint16, error) {
 	return r, nil
 }
 
-// parseUint parses an unsigned number in C strtoul style (base 0: 0x hex,
-// leading 0 octal) within max.
+// parseUint parses an unsigned number as xtables_strtoul_base does with
+// base 0: leading white space, then an optional '+' ('-' is refused), then
+// 0x/0X hex, a leading 0 octal, or decimal digits, all of the rest of s,
+// within max. Go's base-0 syntax (underscores, 0b, 0o) is not accepted.
 func parseUint(s string, max uint64) (uint64, bool) {
-	if s == "" || s[0] == '-' || s[0] == '+' {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	if strings.HasPrefix(s, "-") {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(s, 0, 64)
+	s = strings.TrimPrefix(s, "+")
+	base := 10
+	switch {
+	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+	case len(s) > 1 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" || strings.ContainsAny(s, "_+-") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, base, 64)
 	if err != nil || n > max {
 		return 0, false
 	}
