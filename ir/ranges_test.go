@@ -37,3 +37,12 @@ func TestRangesEvalAndValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchStringMask: a mask on a non-prefix kind is printed (it was
+// dropped, so a --ctorigsrc 10.0.0.0/8 match printed as a host match).
+func TestMatchStringMask(t *testing.T) {
+	m := Match{Field: CtOrigSaddr4, Op: OpEq, Value: []byte{10, 0, 0, 0}, Mask: []byte{255, 0, 0, 0}}
+	if got, want := m.String(), "ct.orig.saddr4 eq 10.0.0.0/mask:255.0.0.0"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

@@ -545,6 +545,11 @@ func (m Match) String() string {
 		b.WriteString(formatRanges(m))
 	default:
 		b.WriteString(k.Format(m.Value, m.Mask))
+		if m.Mask != nil && !k.IsPrefix() {
+			// The bfcli spelling of a mask on a non-prefix kind (as
+			// frontends/cli prints it), e.g. a --ctorigsrc network.
+			b.WriteString("/mask:" + k.Format(m.Mask, nil))
+		}
 	}
 	return b.String()
 }
