@@ -2,8 +2,6 @@ package iptables
 
 import (
 	"bytes"
-	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -37,21 +35,11 @@ func TestOracleAddrtype6(t *testing.T) {
 	ours := NewTables(abi.IPv6)
 	for _, line := range addrtype6Sequence {
 		args := strings.Fields(line)
-		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "ip6tables-legacy"}, args...)...)
-		var lout, lerr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &lout, &lerr
-		lcode := 0
-		if err := cmd.Run(); err != nil {
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatal(err)
-			}
-			lcode = ee.ExitCode()
-		}
+		lout, lerr, lcode := runLegacy(t, ns.Name, "ip6tables-legacy", args, nil)
 		var oout, oerr bytes.Buffer
 		ocode := Main(ours, args, &oout, &oerr)
-		if lcode != ocode || firstLine(lerr.String()) != firstLine(oerr.String()) || lout.String() != oout.String() {
-			t.Errorf("%q: exit %d %q %q; ip6tables-legacy %d %q %q", line, ocode, firstLine(oerr.String()), oout.String(), lcode, firstLine(lerr.String()), lout.String())
+		if lcode != ocode || firstLine(lerr) != firstLine(oerr.String()) || lout != oout.String() {
+			t.Errorf("%q: exit %d %q %q; ip6tables-legacy %d %q %q", line, ocode, firstLine(oerr.String()), oout.String(), lcode, firstLine(lerr), lout)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package iptables
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -101,6 +102,26 @@ var commandSequence = []string{
 	"-X",
 }
 
+// runLegacy runs prog (an iptables-legacy binary) with args in the network
+// namespace named ns, with stdin when not nil, and returns its stdout,
+// stderr and exit status; failing to run it at all fails the test.
+func runLegacy(t *testing.T, ns, prog string, args []string, stdin io.Reader) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, prog}, args...)...)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		code = ee.ExitCode()
+	}
+	return out.String(), errb.String(), code
+}
+
+// firstLine is the first line of s with iptables' "(legacy)" spelt as ours.
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return strings.Replace(l, "(legacy)", "(bpfilter)", 1)
@@ -145,27 +166,17 @@ func oracleCommands(t *testing.T, fam abi.Family) {
 			line = v6Line(line)
 		}
 		args := strings.Fields(line)
-		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, prog}, args...)...)
-		var lout, lerr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &lout, &lerr
-		lcode := 0
-		if err := cmd.Run(); err != nil {
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatal(err)
-			}
-			lcode = ee.ExitCode()
-		}
+		lout, lerr, lcode := runLegacy(t, ns.Name, prog, args, nil)
 		var oout, oerr bytes.Buffer
 		ocode := Main(ours, args, &oout, &oerr)
 		if lcode != ocode {
-			t.Errorf("%q: exit %d, iptables-legacy %d (%s / %s)", line, ocode, lcode, strings.TrimSpace(oerr.String()), strings.TrimSpace(lerr.String()))
+			t.Errorf("%q: exit %d, iptables-legacy %d (%s / %s)", line, ocode, lcode, strings.TrimSpace(oerr.String()), strings.TrimSpace(lerr))
 		}
-		if firstLine(lerr.String()) != firstLine(oerr.String()) {
-			t.Errorf("%q: stderr\n got %q\nwant %q", line, firstLine(oerr.String()), firstLine(lerr.String()))
+		if firstLine(lerr) != firstLine(oerr.String()) {
+			t.Errorf("%q: stderr\n got %q\nwant %q", line, firstLine(oerr.String()), firstLine(lerr))
 		}
-		if lout.String() != oout.String() {
-			t.Errorf("%q: stdout\n got %q\nwant %q", line, oout.String(), lout.String())
+		if lout != oout.String() {
+			t.Errorf("%q: stdout\n got %q\nwant %q", line, oout.String(), lout)
 		}
 		_, _, blob, err := conn.ReadTable("filter")
 		if err != nil {
@@ -222,21 +233,11 @@ func runOracleSequence(t *testing.T, lines []string) {
 	ours := NewTables(abi.IPv4)
 	for _, line := range lines {
 		args := strings.Fields(line)
-		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "iptables-legacy"}, args...)...)
-		var lout, lerr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &lout, &lerr
-		lcode := 0
-		if err := cmd.Run(); err != nil {
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatal(err)
-			}
-			lcode = ee.ExitCode()
-		}
+		lout, lerr, lcode := runLegacy(t, ns.Name, "iptables-legacy", args, nil)
 		var oout, oerr bytes.Buffer
 		ocode := Main(ours, args, &oout, &oerr)
-		if lcode != ocode || firstLine(lerr.String()) != firstLine(oerr.String()) || lout.String() != oout.String() {
-			t.Errorf("%q: exit %d %q %q; iptables-legacy %d %q %q", line, ocode, firstLine(oerr.String()), oout.String(), lcode, firstLine(lerr.String()), lout.String())
+		if lcode != ocode || firstLine(lerr) != firstLine(oerr.String()) || lout != oout.String() {
+			t.Errorf("%q: exit %d %q %q; iptables-legacy %d %q %q", line, ocode, firstLine(oerr.String()), oout.String(), lcode, firstLine(lerr), lout)
 		}
 		for _, table := range []string{"filter", "mangle"} {
 			_, _, blob, err := conn.ReadTable(table)

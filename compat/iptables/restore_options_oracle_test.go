@@ -2,8 +2,6 @@ package iptables
 
 import (
 	"bytes"
-	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -50,27 +48,16 @@ func TestOracleRestoreOptions(t *testing.T) {
 	defer conn.Close()
 	ours := NewTables(abi.IPv4)
 	for i, step := range restoreSteps {
-		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "iptables-legacy-restore"}, step.args...)...)
-		cmd.Stdin = strings.NewReader(step.input)
-		var lerr, lout bytes.Buffer
-		cmd.Stderr, cmd.Stdout = &lerr, &lout
-		lcode := 0
-		if err := cmd.Run(); err != nil {
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatal(err)
-			}
-			lcode = ee.ExitCode()
-		}
+		lout, lerr, lcode := runLegacy(t, ns.Name, "iptables-legacy-restore", step.args, strings.NewReader(step.input))
 		var oerr, oout bytes.Buffer
 		ocode := RestoreMain(ours, step.args, strings.NewReader(step.input), &oout, &oerr)
-		if oout.String() != lout.String() {
-			t.Errorf("step %d %v: stdout\n%q\nlegacy\n%q", i, step.args, oout.String(), lout.String())
+		if oout.String() != lout {
+			t.Errorf("step %d %v: stdout\n%q\nlegacy\n%q", i, step.args, oout.String(), lout)
 		}
 		if ocode != lcode {
-			t.Errorf("step %d %v: exit %d, legacy %d (%q / %q)", i, step.args, ocode, lcode, oerr.String(), lerr.String())
+			t.Errorf("step %d %v: exit %d, legacy %d (%q / %q)", i, step.args, ocode, lcode, oerr.String(), lerr)
 		}
-		if a, b := normalizeRestoreErr(oerr.String()), normalizeRestoreErr(lerr.String()); a != b {
+		if a, b := normalizeRestoreErr(oerr.String()), normalizeRestoreErr(lerr); a != b {
 			t.Errorf("step %d: stderr %q, legacy %q", i, a, b)
 		}
 		_, _, blob, err := conn.ReadTable("filter")
