@@ -100,3 +100,56 @@ func XTL4Outcome(k XTL4Kind, pp *Parsed) (holds, hotDrop bool) {
 	}
 	return true, false
 }
+
+// XTL4SlowPath is the once-per-packet flag of the design's prologue
+// (docs/HOTDROP.md, "Keeping the optimiser's lookups"): an IPv4 TCP
+// packet with fragment offset 1, or a first (or unfragmented) TCP, UDP,
+// ICMP or ICMPv6 packet whose transport bytes are fewer than the xt
+// match of that protocol reads (XTL4NeedBytes). Only flagged packets can
+// make XTL4Outcome differ from XTL4FastHolds, so a program may evaluate
+// the construct as XTL4FastHolds (and keep its lookups) for every packet
+// without the flag (TestXTL4SlowPathCoversDifferences).
+//
+// multiport is covered for tcp and udp only, the protocols the iptables
+// translator accepts it with (on others its 4-byte read would need the
+// flag too).
+func XTL4SlowPath(pp *Parsed) bool {
+	if pp.L3 == nil || !pp.HasL4Proto {
+		return false
+	}
+	v4 := pp.L3Proto == EthPIP
+	if pp.FragOff != 0 {
+		return v4 && pp.FragOff == 1 && pp.L4Proto == ProtoTCP
+	}
+	if pp.Transport == nil {
+		return false
+	}
+	var k XTL4Kind
+	switch {
+	case pp.L4Proto == ProtoTCP:
+		k = XTL4TCP
+	case pp.L4Proto == ProtoUDP:
+		k = XTL4UDP
+	case pp.L4Proto == ProtoICMP && v4:
+		k = XTL4ICMP
+	case pp.L4Proto == ProtoICMPv6 && !v4:
+		k = XTL4ICMP6
+	default:
+		return false
+	}
+	return len(pp.Transport) < XTL4NeedBytes(k)
+}
+
+// XTL4FastHolds is the construct as a program's fast path may evaluate
+// it for packets without XTL4SlowPath: the IR's transport header of a
+// protocol k admits is present (Parsed.L4, the protocol guard every L4
+// field has); multiport admits tcp and udp. It never hotdrops.
+func XTL4FastHolds(k XTL4Kind, pp *Parsed) bool {
+	if pp.L3 == nil || !pp.HasL4Proto || pp.L4 == nil {
+		return false
+	}
+	if k == XTL4Multiport {
+		return pp.L4Proto == ProtoTCP || pp.L4Proto == ProtoUDP
+	}
+	return xtl4Proto(k, pp)
+}

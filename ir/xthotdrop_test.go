@@ -106,3 +106,56 @@ func TestParseTransportAndFragOff(t *testing.T) {
 		t.Fatalf("IPv6 UDP: got Transport=%d L4=%d FragOff=%d", len(pp.Transport), len(pp.L4), pp.FragOff)
 	}
 }
+
+// TestXTL4SlowPathCoversDifferences checks, over every transport length
+// up to a full TCP header, fragment offsets around 1, both families and
+// several protocols, that a packet without the prologue flag gets the
+// same outcome from the fast evaluation as from XTL4Outcome, and that
+// every flagged packet needs the slow path for some kind (the flag is
+// not wider than the table).
+func TestXTL4SlowPathCoversDifferences(t *testing.T) {
+	kinds := []XTL4Kind{XTL4TCP, XTL4UDP, XTL4ICMP, XTL4ICMP6, XTL4Multiport}
+	protos := []uint8{ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6, 132, 47}
+	n, flagged := 0, 0
+	for _, proto := range protos {
+		for l := 0; l <= 24; l++ {
+			var pkts []*Packet
+			for _, fo := range []uint16{0, 1, 2, 0x2000, 0x2001, 0x2002} {
+				pkts = append(pkts, xtPkt4(proto, fo, make([]byte, l)))
+			}
+			for _, fo := range []uint16{0, 1, 8, 9, 16} { // bit 0 is M
+				pkts = append(pkts, xtPkt6(proto, true, fo, make([]byte, l)))
+			}
+			pkts = append(pkts, xtPkt6(proto, false, 0, make([]byte, l)))
+			for _, p := range pkts {
+				pp := Parse(p)
+				hd := XTL4SlowPath(&pp)
+				needed := false
+				for _, k := range kinds {
+					n++
+					holds, hot := XTL4Outcome(k, &pp)
+					if k == XTL4Multiport && proto != ProtoTCP && proto != ProtoUDP {
+						continue // not translated (see XTL4SlowPath)
+					}
+					fast := XTL4FastHolds(k, &pp)
+					if hot || holds != fast {
+						needed = true
+						if !hd {
+							t.Errorf("proto %d, %d bytes, %x: %s: outcome holds=%v hotDrop=%v, fast %v, but no slow-path flag",
+								proto, l, p.Data[:8], k, holds, hot, fast)
+						}
+					}
+				}
+				if hd {
+					flagged++
+					if !needed {
+						t.Errorf("proto %d, %d bytes, %x: flagged but every kind agrees with the fast path", proto, l, p.Data[:8])
+					}
+				}
+			}
+		}
+	}
+	if flagged == 0 || n == 0 {
+		t.Fatalf("no packet flagged out of %d cases", n)
+	}
+}
