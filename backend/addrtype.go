@@ -98,10 +98,9 @@ func (g *gen) emitAddrType(f ir.Field, dst asm.Register) error {
 		asm.JEq.Imm(asm.R4, 0xe0, mcast),
 		asm.StoreImm(asm.R10, key, 32, asm.Word),
 		asm.StoreMem(asm.R10, key+4, asm.R2, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(AddrTypeMap),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, int32(key)),
-		asm.FnMapLookupElem.Call(),
+	)
+	b.emit(mapLookup(AddrTypeMap, int32(key))...)
+	b.emit(
 		asm.Mov.Imm(asm.R5, ir.RTNUnicast),
 		asm.JEq.Imm(asm.R0, 0, done),
 	)

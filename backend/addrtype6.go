@@ -79,10 +79,9 @@ func (g *gen) emitAddrType6Lookup(off6 int16, limit ir.AddrTypeIface) {
 		asm.StoreMem(asm.R10, key+8, asm.R2, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R10, off6+8, asm.DWord),
 		asm.StoreMem(asm.R10, key+16, asm.R2, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(AddrType6Map),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, int32(key)),
-		asm.FnMapLookupElem.Call(),
+	)
+	b.emit(mapLookup(AddrType6Map, int32(key))...)
+	b.emit(
 		asm.Mov.Imm(asm.R5, 1<<ir.RTNUnreachable),
 		asm.JEq.Imm(asm.R0, 0, miss),
 		asm.LoadMem(asm.R5, asm.R0, 0, asm.Half),

@@ -99,3 +99,14 @@ func (b *builder) finish() (asm.Instructions, error) {
 func storeImmDW(dst asm.Register, off int16, value int32) asm.Instruction {
 	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: int64(value)}
 }
+
+// mapLookup is a call of bpf_map_lookup_elem on map name with the key at
+// R10+key: R0 is then the value's address, or 0 when the key is absent.
+func mapLookup(name string, key int32) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapPtr(asm.R1, 0).WithReference(name),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, key),
+		asm.FnMapLookupElem.Call(),
+	}
+}

@@ -55,11 +55,8 @@ func (g *gen) emitCountFunc() {
 	b.emit(
 		btf.WithFuncMetadata(asm.StoreMem(asm.R10, -4, asm.R1, asm.Word), btfCount),
 		asm.Mov.Reg(asm.R6, asm.R2),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(CountersMap),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
 	)
+	b.emit(mapLookup(CountersMap, -4)...)
 	g.verboseCall("bpf_map_lookup_elem ("+CountersMap+")", failNull)
 	b.emit(
 		asm.JEq.Imm(asm.R0, 0, "bf_count_out"),
@@ -79,12 +76,7 @@ func (g *gen) emitCountFunc() {
 func (g *gen) emitCountStored() {
 	b := g.b
 	skip := b.fresh("count_done")
-	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(CountersMap),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stackScratch),
-		asm.FnMapLookupElem.Call(),
-	)
+	b.emit(mapLookup(CountersMap, stackScratch)...)
 	g.verboseCall("bpf_map_lookup_elem ("+CountersMap+")", failNull)
 	b.emit(
 		asm.JEq.Imm(asm.R0, 0, skip),

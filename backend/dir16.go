@@ -19,10 +19,9 @@ func (g *gen) emitDir16(si, fi int, slot, addr int16, done string) {
 		asm.LoadMem(asm.R2, asm.R10, addr+1, asm.Byte),
 		asm.Or.Reg(asm.R1, asm.R2),
 		asm.StoreMem(asm.R10, stackScratch, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(dir16MapName(si, fi)),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stackScratch),
-		asm.FnMapLookupElem.Call(),
+	)
+	b.emit(mapLookup(dir16MapName(si, fi), stackScratch)...)
+	b.emit(
 		asm.JEq.Imm(asm.R0, 0, done),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
 		asm.StoreMem(asm.R10, slot, asm.R1, asm.Word),

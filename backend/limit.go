@@ -227,11 +227,8 @@ func (g *gen) emitLimitFunc() {
 		asm.Mov.Reg32(rCap, asm.R3),
 		asm.FnJiffies64.Call(),
 		asm.Mov.Reg(rNow, asm.R0),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(LimitMap),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
 	)
+	b.emit(mapLookup(LimitMap, -4)...)
 	g.verboseCall("bpf_map_lookup_elem ("+LimitMap+")", failNull)
 	b.emit(
 		asm.JEq.Imm(asm.R0, 0, "bf_limit_none"),

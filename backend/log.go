@@ -26,11 +26,8 @@ func (g *gen) emitLog(idx int, r *ir.Rule) error {
 	if every := r.Log.Every; every > 0 {
 		b.emit(
 			asm.StoreImm(asm.R10, stackScratch, int64(idx), asm.Word),
-			asm.LoadMapPtr(asm.R1, 0).WithReference(LogRateMap),
-			asm.Mov.Reg(asm.R2, asm.R10),
-			asm.Add.Imm(asm.R2, stackScratch),
-			asm.FnMapLookupElem.Call(),
 		)
+		b.emit(mapLookup(LogRateMap, stackScratch)...)
 		g.verboseCall("bpf_map_lookup_elem ("+LogRateMap+")", failNull)
 		b.emit(
 			asm.JEq.Imm(asm.R0, 0, skip),

@@ -138,11 +138,8 @@ func (g *gen) emitFilter(si, fi int, f *optimizer.Filter) error {
 	if f.Dir16 {
 		g.emitDir16(si, fi, slot, key+int16(pos), done)
 	}
+	b.emit(mapLookup(filterMapName(si, fi), int32(key))...)
 	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(filterMapName(si, fi)),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, int32(key)),
-		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, done),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
 		asm.StoreMem(asm.R10, slot, asm.R1, asm.Word),
@@ -171,10 +168,9 @@ func (g *gen) emitClass(si, ci int, c *optimizer.ClassMap) error {
 	key := keyOffset(4)
 	b.emit(
 		asm.StoreMem(asm.R10, key, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(classMapName(si, ci)),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, int32(key)),
-		asm.FnMapLookupElem.Call(),
+	)
+	b.emit(mapLookup(classMapName(si, ci), int32(key))...)
+	b.emit(
 		asm.JEq.Imm(asm.R0, 0, done),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.Half),
 		asm.StoreMem(asm.R10, slot, asm.R1, asm.Word),
@@ -231,11 +227,8 @@ func (g *gen) emitTable(s *optimizer.Segment, si, ti int, t *optimizer.Table) er
 			return err
 		}
 	}
+	b.emit(mapLookup(tableMapName(si, ti), int32(key))...)
 	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(tableMapName(si, ti)),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, int32(key)),
-		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, skip),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
 		asm.LoadMem(asm.R2, asm.R10, stackBestPrio, asm.Word),
@@ -315,11 +308,8 @@ func (g *gen) emitDispatch(p *optimizer.Plan, s *optimizer.Segment, end string) 
 	b.emit(
 		asm.LoadMem(asm.R1, asm.R10, stackBestID, asm.Word),
 		asm.StoreMem(asm.R10, stackScratch, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(ActionsMap),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stackScratch),
-		asm.FnMapLookupElem.Call(),
 	)
+	b.emit(mapLookup(ActionsMap, stackScratch)...)
 	g.verboseCall("bpf_map_lookup_elem ("+ActionsMap+")", failNull)
 	b.emit(
 		asm.JEq.Imm(asm.R0, 0, end),

@@ -39,10 +39,9 @@ func (g *gen) emitPrecheck(si, pi int, pc *optimizer.Precheck) error {
 	}
 	b.emit(
 		asm.StoreMem(asm.R10, stackScratch, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(precheckMapName(si, pi)),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stackScratch),
-		asm.FnMapLookupElem.Call(),
+	)
+	b.emit(mapLookup(precheckMapName(si, pi), stackScratch)...)
+	b.emit(
 		asm.JEq.Imm(asm.R0, 0, done),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
 		asm.StoreMem(asm.R10, slot, asm.R1, asm.Word),

@@ -89,12 +89,7 @@ func (g *gen) emitSetMatch(m *ir.Match, next string) error {
 		}
 		pos += f.Width()
 	}
-	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(SetMapName(idx)),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, int32(key)),
-		asm.FnMapLookupElem.Call(),
-	)
+	b.emit(mapLookup(SetMapName(idx), int32(key))...)
 	if m.Negate {
 		b.emit(asm.JNE.Imm(asm.R0, 0, next))
 	} else {

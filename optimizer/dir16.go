@@ -158,21 +158,9 @@ func bucketValue(es []FilterEntry, x uint32) uint32 {
 	w := 4
 	addr := make([]byte, w)
 	binary.BigEndian.PutUint16(addr, uint16(x))
-	find := func(key []byte, l int) int {
-		i := sort.Search(len(es), func(i int) bool {
-			if c := bytes.Compare(es[i].Key, key); c != 0 {
-				return c > 0
-			}
-			return es[i].PrefixLen >= l
-		})
-		if i < len(es) && es[i].PrefixLen == l && bytes.Equal(es[i].Key, key) {
-			return i
-		}
-		return -1
-	}
 	var v uint32
 	for l := 16; l >= 0; l-- {
-		if j := find(and(addr, ir.PrefixMask(l, w)), l); j >= 0 {
+		if j := findFilterEntry(es, and(addr, ir.PrefixMask(l, w)), l); j >= 0 {
 			v = es[j].Bits
 			break
 		}

@@ -147,18 +147,6 @@ func propagate(es []FilterEntry, changed []faddr, w int) {
 		ls = append(ls, l)
 	}
 	sort.Ints(ls)
-	find := func(key []byte, l int) int {
-		i := sort.Search(len(es), func(i int) bool {
-			if c := bytes.Compare(es[i].Key, key); c != 0 {
-				return c > 0
-			}
-			return es[i].PrefixLen >= l
-		})
-		if i < len(es) && es[i].PrefixLen == l && bytes.Equal(es[i].Key, key) {
-			return i
-		}
-		return -1
-	}
 	for i := range es {
 		e := &es[i]
 		nested := false
@@ -176,7 +164,7 @@ func propagate(es []FilterEntry, changed []faddr, w int) {
 			if l >= e.PrefixLen {
 				break
 			}
-			if j := find(and(e.Key, ir.PrefixMask(l, w)), l); j >= 0 {
+			if j := findFilterEntry(es, and(e.Key, ir.PrefixMask(l, w)), l); j >= 0 {
 				b |= es[j].raw
 			}
 		}
@@ -195,4 +183,19 @@ func inPrefix(key, p []byte, l int) bool {
 		return key[full]&m == p[full]
 	}
 	return true
+}
+
+// findFilterEntry returns the index of the entry with key and prefix
+// length l in es, sorted by key then prefix length, or -1.
+func findFilterEntry(es []FilterEntry, key []byte, l int) int {
+	i := sort.Search(len(es), func(i int) bool {
+		if c := bytes.Compare(es[i].Key, key); c != 0 {
+			return c > 0
+		}
+		return es[i].PrefixLen >= l
+	})
+	if i < len(es) && es[i].PrefixLen == l && bytes.Equal(es[i].Key, key) {
+		return i
+	}
+	return -1
 }
