@@ -2,10 +2,9 @@ package ir
 
 // XT hotdrops on truncated transport headers (docs/HOTDROP.md).
 //
-// This file holds the semantics of the iptables-only construct the
-// design places where an xt match (tcp, udp, icmp, icmp6, multiport)
-// sits in a rule. It is a building block: no field, translator or
-// backend uses it yet (see docs/HOTDROP.md, "Status").
+// This file holds the semantics of the iptables-only construct xt.l4
+// (ir/xtl4.go) the translator places where an xt match (tcp, udp, icmp,
+// icmp6, multiport) sits in a rule.
 
 // XTL4Kind names the xt match whose transport-header checks XTL4Outcome
 // models.
