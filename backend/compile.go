@@ -194,7 +194,7 @@ func (g *gen) emitProgram(p *plan) error {
 	} else {
 		b.emit(asm.Mov.Imm(regL4, 0))
 		g.emitParse()
-		g.emitTCPOptWalk() // pktmatch_tcpopt.go
+		g.emitTCPOptWalk()                           // pktmatch_tcpopt.go
 		if err := g.emitXTL4Prologue(); err != nil { // xtl4.go
 			return err
 		}

@@ -67,7 +67,7 @@ func xtl4Frames() map[string][]byte {
 		"tcp 22": v4(ir.ProtoTCP, 0, tcp(22)), "tcp 1003": v4(ir.ProtoTCP, 0, tcp(1003)), "tcp 443": v4(ir.ProtoTCP, 0, tcp(443)),
 		"tcp 10 bytes port 22": v4(ir.ProtoTCP, 0, tcp(22)[:10]), "tcp 10 bytes port 1003": v4(ir.ProtoTCP, 0, tcp(1003)[:10]),
 		"tcp 19 bytes": v4(ir.ProtoTCP, 0, tcp(1003)[:19]), "tcp 4 bytes port 22": v4(ir.ProtoTCP, 0, tcp(22)[:4]),
-		"tcp 3 bytes": v4(ir.ProtoTCP, 0, tcp(22)[:3]),
+		"tcp 3 bytes":   v4(ir.ProtoTCP, 0, tcp(22)[:3]),
 		"tcp fragoff 1": v4(ir.ProtoTCP, 1, tcp(22)), "tcp fragoff 2": v4(ir.ProtoTCP, 2, tcp(22)),
 		"udp 53": v4(ir.ProtoUDP, 0, udp(9, 53)), "udp 4 bytes": v4(ir.ProtoUDP, 0, udp(9, 53)[:4]),
 		"udp 4 bytes sport 7": v4(ir.ProtoUDP, 0, udp(7, 53)[:4]), "udp fragoff 1": v4(ir.ProtoUDP, 1, udp(9, 53)),
@@ -75,7 +75,7 @@ func xtl4Frames() map[string][]byte {
 		"icmp 8 bytes": v4(ir.ProtoICMP, 0, icmp[:8]),
 		"ip6 tcp 1003": v6(ir.ProtoTCP, tcp(1003)), "ip6 tcp 19 bytes": v6(ir.ProtoTCP, tcp(1003)[:19]),
 		"ip6 tcp 10 bytes port 22": v6(ir.ProtoTCP, tcp(22)[:10]),
-		"ip6 udp 4 bytes": v6(ir.ProtoUDP, udp(9, 53)[:4]), "ip6 udp 8 bytes": v6(ir.ProtoUDP, udp(9, 53)[:8]),
+		"ip6 udp 4 bytes":          v6(ir.ProtoUDP, udp(9, 53)[:4]), "ip6 udp 8 bytes": v6(ir.ProtoUDP, udp(9, 53)[:8]),
 		"ip6 icmp6 7 bytes": v6(ir.ProtoICMPv6, icmp6[:7]), "ip6 icmp6 8 bytes": v6(ir.ProtoICMPv6, icmp6[:8]),
 	}
 }
