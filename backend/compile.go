@@ -194,8 +194,9 @@ func (g *gen) emitProgram(p *plan) error {
 	} else {
 		b.emit(asm.Mov.Imm(regL4, 0))
 		g.emitParse()
-		g.emitTCPOptWalk()                           // pktmatch_tcpopt.go
-		if err := g.emitXTL4Prologue(); err != nil { // xtl4.go
+		g.emitTCPOptWalk() // pktmatch_tcpopt.go
+		// xt.l4: state, dispatch to the slow body (xtl4.go).
+		if err := g.emitXTL4Prologue(); err != nil {
 			return err
 		}
 	}
