@@ -395,3 +395,14 @@ func (g *gen) emitXTL4Prologue() error {
 	}
 	return nil
 }
+
+// xtl4NoUpdate refuses the in-place (map-only) update of a chain with a
+// slow body, before or after: the slow body holds the rules' values as
+// immediates, so a map update would leave it stale. Such chains are
+// replaced (engine Replace); the reason says why.
+func xtl4NoUpdate(old *Program, next *ir.Chain) string {
+	if (old.Plan != nil && old.Plan.HasSlowPath()) || ir.ChainHasXTL4(next) {
+		return "the chain has xt.l4 constructs (iptables tcp, udp, icmp or multiport matches): their slow body holds the rules as code"
+	}
+	return ""
+}
