@@ -197,6 +197,8 @@ func TestXTL4FastPathUnchanged(t *testing.T) {
 	if d := len(fw) - len(fo); d <= 0 || d > 80 {
 		t.Fatalf("fast program has %d instructions, %d without constructs", len(fw), len(fo))
 	}
+	t.Logf("fast program: %d instructions (%d without constructs); slow body: %d", len(fw), len(fo),
+		len(pw.Spec.Programs[chunkProgName(1)].Instructions))
 	if !strings.Contains(fmt.Sprint(fw), "FnTailCall") {
 		t.Fatal("fast program has no tail call to the slow body")
 	}
