@@ -323,11 +323,8 @@ func (g *gen) addSlowBody(c *ir.Chain, opts Options, spec *ebpf.CollectionSpec) 
 	sg.slow, sg.opt, sg.lookupAt, sg.chunkBase, sg.chunk = true, sp, map[int]int{}, g.slowIndex, 0
 	sg.chunks = nil
 	if g.uc == nil {
-		if sg.chunks, err = splitChunks(sp, sg.lookupAt, len(c.Rules)); err != nil {
+		if sg.chunks, err = splitSlowChunks(len(c.Rules)); err != nil {
 			return 0, fmt.Errorf("slow body: %w", err)
-		}
-		if len(sg.chunks) >= maxChunks {
-			return 0, fmt.Errorf("slow body: %d programs after the fast one, more than the %d tail calls allow", len(sg.chunks), maxChunks-1)
 		}
 	} else {
 		uc := *g.uc
@@ -405,4 +402,27 @@ func xtl4NoUpdate(old *Program, next *ir.Chain) string {
 		return "the chain has xt.l4 constructs (iptables tcp, udp, icmp or multiport matches): their slow body holds the rules as code"
 	}
 	return ""
+}
+
+// slowChunkRules is the number of rules per slow body program: rules
+// carrying constructs compile to about twice the instructions of their
+// fast form, and programs of 2048 such rules (about 48k instructions)
+// fail to load with EFAULT on kernel 6.18.
+const slowChunkRules = 1024
+
+// splitSlowChunks cuts n linear rules into slow body programs; the fast
+// program's tail call to the first one leaves maxChunks-1 programs.
+func splitSlowChunks(n int) ([]chunkRange, error) {
+	per := max(slowChunkRules, (n+maxChunks-2)/(maxChunks-1))
+	var out []chunkRange
+	for from := 0; from < n || from == 0; from += per {
+		out = append(out, chunkRange{from, min(n, from+per)})
+		if n == 0 {
+			break
+		}
+	}
+	if len(out) > maxChunks-1 {
+		return nil, fmt.Errorf("%d slow body programs needed for %d rules, more than the %d tail calls allow", len(out), n, maxChunks-1)
+	}
+	return out, nil
 }
