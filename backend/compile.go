@@ -45,6 +45,12 @@ type gen struct {
 	// (pktmatch_tcpopt.go).
 	tcpOpts     bool
 	tcpOptKinds []uint8
+	// xt.l4 (xtl4.go): xtl4 is set when a chain compiled into the program
+	// carries constructs; slow marks the slow body, whose programs sit at
+	// bf_chunks index chunkBase and on (slowIndex in the fast body);
+	// xtRule is set while a rule carrying a construct is emitted.
+	xtl4, slow, xtRule   bool
+	chunkBase, slowIndex int
 }
 
 // Compile turns chain c into a BPF collection. It validates the chain and
@@ -81,7 +87,9 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 	if users && rs == nil {
 		return nil, fmt.Errorf("compile chain %s: JUMP, GOTO and RETURN need the ruleset (CompileInRuleset)", c.Name)
 	}
-	p, err := makePlan(c)
+	// The fast body emits the main chain's xt.l4 constructs in their fast
+	// form (xtl4.go); the slow body compiles c itself.
+	p, err := makePlan(ir.XTL4FastChain(c))
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
@@ -114,6 +122,10 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 		if g.chunks, err = splitChunks(op, g.lookupAt, len(c.Rules)); err != nil {
 			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 		}
+	}
+	g.xtl4 = needsSlowBody(c, g.uc)
+	if g.xtl4 {
+		g.slowIndex = max(1, len(g.chunks))
 	}
 	if err := g.setupLimits(opts); err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
@@ -154,6 +166,13 @@ func compile(c *ir.Chain, opts Options, rs *ir.Ruleset) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
 	}
+	if g.xtl4 {
+		slow, err := g.addSlowBody(c, opts, spec) // xtl4.go
+		if err != nil {
+			return nil, fmt.Errorf("compile chain %s: %w", c.Name, err)
+		}
+		more += slow
+	}
 	g.addVerboseMap(spec)
 	g.addAddrTypeMap(spec)
 	if opts.DumpBytecode != nil {
@@ -176,6 +195,10 @@ func (g *gen) emitProgram(p *plan) error {
 		b.emit(asm.Mov.Imm(regL4, 0))
 		g.emitParse()
 		g.emitTCPOptWalk() // pktmatch_tcpopt.go
+		// xt.l4: state, dispatch to the slow body (xtl4.go).
+		if err := g.emitXTL4Prologue(); err != nil {
+			return err
+		}
 	}
 	blockEnd, blockStart := "", 0
 	if g.uc != nil {
@@ -222,7 +245,7 @@ func (g *gen) emitProgram(p *plan) error {
 		b.label(blockEnd)
 	}
 	if g.chunk+1 < len(g.chunks) {
-		g.emitTailCall(g.chunk + 1)
+		g.emitTailCall(g.chunkBase + g.chunk + 1)
 	}
 	b.label("policy")
 	b.comment("policy: %s", g.chain.Policy)
@@ -256,6 +279,7 @@ func (g *gen) emitRule(rp *rulePlan) error {
 	if len(combined) < 2 || hotDrops(rp.matches) { // hotDrops: pktmatch.go
 		other, combined = rp.matches, nil
 	}
+	g.xtRule = rp.xt // xtl4.go
 	if len(combined) > 0 {
 		if err := g.emitCombined(combined, next); err != nil {
 			return fmt.Errorf("rule %d: %w", i, err)

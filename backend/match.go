@@ -40,6 +40,7 @@ func (g *gen) emitGuard(gd guard, next string) {
 // emitMatch jumps to next unless m holds. The rule's guards have already
 // been checked, so every field m reads is present.
 func (g *gen) emitMatch(m *ir.Match, next string) error {
+	g.emitXTL4FieldGuard(m, next) // xtl4.go
 	switch {
 	case m.Op == ir.OpIn:
 		return g.emitSetMatch(m, next)

@@ -50,8 +50,9 @@ func (g *gen) emitParse() {
 	g.emitParseIPv6(l2)
 	g.emitParseL4()
 	b.label(lblParseError)
-	if g.chunk == 0 {
-		// Chained programs parse again; the first one counts.
+	if g.chunk == 0 && !g.slow {
+		// Chained programs and the xt.l4 slow body parse again; the
+		// first one counts.
 		g.emitCount(int(g.opt.ErrorSlot()))
 	}
 	b.label(lblParsed)
@@ -180,6 +181,7 @@ func (g *gen) emitParseIPv6(l2 int32) {
 func (g *gen) emitParseL4() {
 	b := g.b
 	b.label("parse_l4")
+	g.emitXTL4MarkThoff() // xtl4.go
 	b.emit(asm.Mov.Reg(asm.R1, regL4), asm.And.Imm(asm.R1, 0xff))
 	protos := []uint8{ir.ProtoTCP, ir.ProtoUDP, ir.ProtoICMP, ir.ProtoICMPv6}
 	for _, p := range protos {

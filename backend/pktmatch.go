@@ -33,6 +33,8 @@ func (g *gen) emitCompoundMatch(m *ir.Match, next string) error {
 		return g.emitTCPOptionMatch(m, next)
 	case ir.TCPPort, ir.UDPPort:
 		return g.emitEitherPortMatch(m, next)
+	case ir.XTL4:
+		return g.emitXTL4Match(m, next) // xtl4.go
 	}
 	return fmt.Errorf("matcher %s is not supported by the backend", m.Field)
 }

@@ -65,7 +65,7 @@ func tcpOptionKinds(c *ir.Chain, rs *ir.Ruleset) ([]uint8, bool, error) {
 // decide whether it is reached and the ones after it do not.
 func hotDrops(ms []*ir.Match) bool {
 	for _, m := range ms {
-		if m.Field == ir.TCPOption {
+		if m.Field == ir.TCPOption || m.Field == ir.XTL4 {
 			return true
 		}
 	}

@@ -93,6 +93,9 @@ type rulePlan struct {
 	rule    *ir.Rule
 	guard   guard
 	matches []*ir.Match
+	// xt: the rule carries xt.l4 constructs; its transport fields are
+	// left out of the guard (xtl4.go, emitXTL4FieldGuard).
+	xt bool
 	// limits are the meta.limit matches and what follows them (limit.go).
 	limits []limitPart
 }
@@ -107,7 +110,7 @@ type plan struct {
 func makePlan(c *ir.Chain) (*plan, error) {
 	p := &plan{chain: c}
 	for i, r := range c.Rules {
-		rp := rulePlan{index: i, rule: r}
+		rp := rulePlan{index: i, rule: r, xt: ir.RuleHasXTL4(r)}
 		for j := range r.Matches {
 			m := &r.Matches[j]
 			if m.Op == ir.OpIn {
@@ -116,9 +119,11 @@ func makePlan(c *ir.Chain) (*plan, error) {
 					return nil, fmt.Errorf("chain %s, rule %d: unknown set %q", c.Name, i, m.Set)
 				}
 				for _, f := range s.Key {
-					rp.guard.and(fieldGuard(f, c.Hook))
+					if !rp.xt || !ir.TransportField(f) {
+						rp.guard.and(fieldGuard(f, c.Hook))
+					}
 				}
-			} else {
+			} else if !rp.xt || !ir.TransportField(m.Field) {
 				rp.guard.and(fieldGuard(m.Field, c.Hook))
 			}
 			rp.matches = append(rp.matches, m)

@@ -40,6 +40,9 @@ func PlanUpdate(old *Program, next *ir.Chain, opts Options) (*Update, string, er
 	if old.UserSlots != nil || hasUserVerdicts(next) {
 		return nil, "user chains are inlined", nil
 	}
+	if reason := xtl4NoUpdate(old, next); reason != "" { // xtl4.go
+		return nil, reason, nil
+	}
 	popts := opts.Plan
 	popts.LiveSets = true
 	popts.InlineMax = -1 // as Compile

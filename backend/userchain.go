@@ -221,6 +221,7 @@ func (g *gen) emitMatches(rp *rulePlan, miss string) error {
 	if len(combined) < 2 || hotDrops(rp.matches) { // hotDrops: pktmatch.go
 		other, combined = rp.matches, nil
 	}
+	g.xtRule = rp.xt // xtl4.go
 	if len(combined) > 0 {
 		if err := g.emitCombined(combined, miss); err != nil {
 			return err

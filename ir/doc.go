@@ -34,4 +34,9 @@
 //   - A tcp.option match reached on a TCP header whose options cannot be
 //     walked drops the packet on the spot, uncounted, as xt_tcpudp's
 //     hotdrop (RuleOutcome, Result.HotDrop).
+//   - The iptables-only xt.l4 construct (xtl4.go) drops the packet the
+//     same way where the kernel's tcp, udp, icmp, icmp6 or multiport match
+//     hotdrops (transport header shorter than the match reads, tcp on an
+//     IPv4 fragment at offset 1), is false on other fragments, and holds
+//     otherwise.
 package ir

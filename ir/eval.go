@@ -102,6 +102,17 @@ type Parsed struct {
 	HasL4Proto bool
 	// Err is set when a header was announced but truncated or malformed.
 	Err error
+
+	// xt hotdrop inputs (ir/xthotdrop.go): what netfilter's xt matches
+	// look at and L4 discards.
+	//
+	// Transport is the bytes from the transport offset to the end of the
+	// packet, also when fewer than L4HeaderLen (L4 is nil then); nil on
+	// non-first fragments and when the offset is unknown.
+	Transport []byte
+	// FragOff is the fragment offset as xt matches see it (par->fragoff):
+	// in 8-byte units for IPv4, in bytes (a multiple of 8) for IPv6.
+	FragOff uint16
 }
 
 // Parse runs the packet-parsing prologue on p.
@@ -126,10 +137,12 @@ func Parse(p *Packet) Parsed {
 		}
 		out.L3 = data
 		out.L4Proto, out.HasL4Proto = data[9], true
-		if binary.BigEndian.Uint16(data[6:8])&0x1fff != 0 {
+		out.FragOff = binary.BigEndian.Uint16(data[6:8]) & 0x1fff
+		if out.FragOff != 0 {
 			return out // non-first fragment: no transport header
 		}
 		out.L4 = data[int(data[0]&0x0f)*4:]
+		out.Transport = out.L4
 	case EthPIPv6:
 		if len(data) < 40 || data[0]>>4 != 6 {
 			out.Err = fmt.Errorf("truncated or malformed IPv6 header")
@@ -153,6 +166,7 @@ func Parse(p *Packet) Parsed {
 			switch next {
 			case 44: // fragment
 				if binary.BigEndian.Uint16(h[2:4])&0xfff8 != 0 {
+					out.FragOff = binary.BigEndian.Uint16(h[2:4]) & 0xfff8
 					out.L4Proto, out.HasL4Proto = h[0], true
 					return out
 				}
@@ -170,6 +184,7 @@ func Parse(p *Packet) Parsed {
 			return out
 		}
 		out.L4 = data[off:]
+		out.Transport = out.L4
 	default:
 		return out
 	}

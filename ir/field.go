@@ -99,6 +99,11 @@ const (
 	TCPOption
 	TCPPort
 	UDPPort
+	// xt.l4: the transport-header checks of an iptables xt match (tcp,
+	// udp, icmp, icmp6, multiport) at its position in the rule, with the
+	// kernel's hotdrop on truncated headers (ir/xtl4.go). iptables-only:
+	// not a bfcli matcher (IptablesOnly).
+	XTL4
 	numFields
 )
 
@@ -154,6 +159,10 @@ type FieldInfo struct {
 	// the optimiser's lookups and the backend's branch-free combiner
 	// leave them alone (see pktmatch.go).
 	Compound bool
+	// IptablesOnly marks fields only the iptables frontend produces:
+	// Fields and LookupField leave them out, so the bfcli parser does
+	// not know them (ir/xtl4.go).
+	IptablesOnly bool
 }
 
 func allPacketHooks(h Hook) bool { return !h.IsSockAddr() }
@@ -265,20 +274,29 @@ var (
 		TCPOption:    {Name: "tcp.option", Kind: KindU8, Layer: LayerL4, L4: []uint8{ProtoTCP}, Ops: eqOnly, Compound: true, hooks: allPacketHooks},
 		TCPPort:      {Name: "tcp.port", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoTCP}, Ops: eqRange, Compound: true, hooks: allPacketHooks},
 		UDPPort:      {Name: "udp.port", Kind: KindPort, Layer: LayerL4, L4: []uint8{ProtoUDP}, Ops: eqRange, Compound: true, hooks: allPacketHooks},
+		// iptables xt match transport checks (ir/xtl4.go).
+		XTL4: {Name: "xt.l4", Kind: KindU8, Layer: LayerMeta, Ops: eqOnly, Compound: true, IptablesOnly: true, hooks: netfilterOnly},
 	}
 	fieldByName = func() map[string]Field {
 		m := make(map[string]Field, numFields)
 		for i := Field(1); i < numFields; i++ {
+			if fieldTable[i].IptablesOnly { // not bfcli matchers
+				continue
+			}
 			m[fieldTable[i].Name] = i
 		}
 		return m
 	}()
 )
 
-// Fields returns every valid field, in table order.
+// Fields returns every valid field of the bfcli language, in table order
+// (IptablesOnly fields such as xt.l4 are left out).
 func Fields() []Field {
 	out := make([]Field, 0, numFields-1)
 	for i := Field(1); i < numFields; i++ {
+		if fieldTable[i].IptablesOnly {
+			continue
+		}
 		out = append(out, i)
 	}
 	return out

@@ -101,6 +101,13 @@ func EffectivePktType(raw uint8, pp *Parsed) uint8 {
 // udp.port; handled is false for other fields.
 func compoundMatch(m *Match, p *Packet, pp *Parsed) (hit, handled bool) {
 	switch m.Field {
+	case XTL4: // ir/xtl4.go; its hotdrop is RuleOutcome's
+		k, ok := XTL4KindOf(m)
+		if !ok {
+			return false, true
+		}
+		holds, _ := XTL4Outcome(k, pp)
+		return holds, true
 	case TCPOption:
 		if !pp.HasL4Proto || pp.L4Proto != ProtoTCP || pp.L4 == nil || m.Op != OpEq || len(m.Value) != 1 {
 			return false, true

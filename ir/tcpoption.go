@@ -9,6 +9,10 @@ package ir
 // rule miss before any hot drop: programs check every match's protocol
 // guard first (iptables rules cannot combine such matches anyway).
 func RuleOutcome(c *Chain, r *Rule, p *Packet, pp *Parsed) (matched, hotDrop bool) {
+	// xt.l4 (ir/xtl4.go): the constructs decide in place what a
+	// truncated transport header does, so the transport fields they guard
+	// are left out of the pre-pass and read through xtl4View.
+	xt := RuleHasXTL4(r)
 	if canHotDrop(r) {
 		for i := range r.Matches {
 			m := &r.Matches[i]
@@ -19,18 +23,35 @@ func RuleOutcome(c *Chain, r *Rule, p *Packet, pp *Parsed) (matched, hotDrop boo
 				}
 			}
 			for _, f := range fs {
+				if xt && TransportField(f) {
+					continue
+				}
 				if !headerPresent(f, pp) {
 					return false, false
 				}
 			}
 		}
 	}
+	view := pp
+	if xt {
+		view = xtl4View(pp)
+	}
 	for i := range r.Matches {
 		m := &r.Matches[i]
-		if TCPOptionHotDrop(m, pp) {
+		if k, ok := XTL4KindOf(m); ok {
+			holds, hot := XTL4Outcome(k, pp)
+			if hot {
+				return false, true
+			}
+			if !holds {
+				return false, false
+			}
+			continue
+		}
+		if TCPOptionHotDrop(m, view) {
 			return false, true
 		}
-		if !MatchHolds(c, m, p, pp) {
+		if !MatchHolds(c, m, p, view) {
 			return false, false
 		}
 	}
@@ -39,7 +60,7 @@ func RuleOutcome(c *Chain, r *Rule, p *Packet, pp *Parsed) (matched, hotDrop boo
 
 func canHotDrop(r *Rule) bool {
 	for i := range r.Matches {
-		if r.Matches[i].Field == TCPOption {
+		if f := r.Matches[i].Field; f == TCPOption || f == XTL4 {
 			return true
 		}
 	}

@@ -163,6 +163,7 @@ func (c *Chain) ruleProblems(rs *Ruleset, r *Rule) []string {
 			}
 		}
 	}
+	p = append(p, xtl4Problems(c, r)...) // ir/xtl4.go
 	if r.Mark != nil && h.Flavour() != FlavourTC && h.Flavour() != FlavourCgroupSkb {
 		p = append(p, fmt.Sprintf("mark is not supported by %s (only TC and cgroup_skb hooks can set a mark)", h))
 	}

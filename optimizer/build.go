@@ -46,7 +46,10 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			srs[i], why[i] = prev.classified[ida.match[i]], prev.classWhy[ida.match[i]]
 			continue
 		}
-		srs[i], why[i] = classify(c, r)
+		// xt.l4 constructs classify as their fast form: packets that
+		// need their exact form (ir.XTL4SlowPath) never reach a lookup
+		// (Plan.xtl4, eval.go).
+		srs[i], why[i] = classify(c, ir.XTL4FastRule(c, r))
 	}
 	classified, classWhy := slices.Clone(srs), slices.Clone(why)
 	segs := segmentRules(srs, opts.maxTables())
@@ -87,6 +90,7 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	for i, ri := range infos {
 		p.byID[ri.ID] = i
 	}
+	p.xtl4 = ir.ChainHasXTL4(c)
 	p.Stats = computeStats(p)
 	return p, nil
 }

@@ -154,6 +154,16 @@ func (p *Plan) run(rs *ir.Ruleset, pkt *ir.Packet, cost *Cost) ir.Result {
 	pp := ir.Parse(pkt)
 	res := ir.Result{ParseError: pp.Err != nil}
 	ix := p.indexes()
+	if p.xtl4 && ir.XTL4SlowPath(&pp) {
+		// The slow body: every rule in order (HasSlowPath).
+		for i := range c.Rules {
+			cost.LinearRules++
+			if v, ch, idx, done := stepRule(rs, c, i, pkt, &pp, &res, 0); done {
+				return finish(c, &res, v, ch, idx)
+			}
+		}
+		return finish(c, &res, c.Policy, c.Name, -1)
+	}
 	for si := range p.Segments {
 		s := &p.Segments[si]
 		if s.Kind == SegLinear {

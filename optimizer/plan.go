@@ -40,7 +40,17 @@ type Plan struct {
 	opts Options
 	// eval is the Go form of the tables, for Eval.
 	eval evalIndex
+	// xtl4: the chain has xt.l4 constructs; a packet with
+	// ir.XTL4SlowPath runs the whole chain rule by rule (HasSlowPath).
+	xtl4 bool
 }
+
+// HasSlowPath reports whether the chain carries xt.l4 constructs (iptables
+// xt matches, ir/xtl4.go): a packet with ir.XTL4SlowPath is then
+// evaluated rule by rule, every rule, with the constructs exact, and never
+// reaches a lookup; the lookups were planned from the constructs' fast
+// form (ir.XTL4FastRule). The backend compiles that as a second body.
+func (p *Plan) HasSlowPath() bool { return p.xtl4 }
 
 // RuleInfo is what the plan knows about one rule.
 type RuleInfo struct {

@@ -16,11 +16,14 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 	if m.Info == nil {
 		return rc.refuse(fmt.Sprintf("match %s revision %d", m.Name, m.Revision), "no decoder for this revision")
 	}
+	if k, ok := xtL4Kind(m.Name, m.Info); ok { // xtl4.go
+		rc.add(ir.XTL4Match(k))
+	}
 	switch info := m.Info.(type) {
 	case *xt.TCP:
 		return rc.tcp(info)
 	case *xt.UDP:
-		return rc.udp(info) // l4present.go
+		return rc.udp(info) // xtl4.go
 	case *xt.ICMP:
 		if m.Name == "icmp6" {
 			return rc.icmp(ir.ICMPv6Type, ir.ICMPv6Code, info)
@@ -62,7 +65,6 @@ func (rc *ruleCtx) match(m *abi.Match) error {
 
 // tcp translates struct xt_tcp (tcp_mt).
 func (rc *ruleCtx) tcp(t *xt.TCP) error {
-	defer rc.needL4(len(rc.out.Matches), ir.TCPSport) // l4present.go
 	if err := rc.ports(ir.TCPSport, ir.TCPDport, t.SrcPorts, t.DstPorts,
 		t.InvFlags&xt.TCPInvSrcPorts != 0, t.InvFlags&xt.TCPInvDstPorts != 0); err != nil {
 		return err
