@@ -33,50 +33,111 @@ const hotdropImplemented = false
 // how probes are observed, and hotdropImplemented for what is asserted
 // before and after bpfilter implements the hotdrop.
 func TestDiffHotdrop(t *testing.T) {
+	v4, v6 := hdRules(false), hdRules(true)
+	r := runHotdrop(t, v4, v6, v4, v6)
+	kernErrs, diffErrs := r.check(t, hotdropImplemented)
+	for _, e := range append(kernErrs, diffErrs...) {
+		t.Error(e)
+	}
+}
+
+// TestDiffHotdropDetects checks the harness: bpfilter gets the tcp
+// RETURN of the user chain on port 23 instead of 22, so the complete TCP
+// probes of the user chain group leave it at its end instead (other
+// counters, same verdict); TestDiffHotdrop's check must report exactly
+// those probes, whatever hotdropImplemented says.
+func TestDiffHotdropDetects(t *testing.T) {
+	const old, changed = "-A hd -p tcp -m tcp --dport 22 -j RETURN", "-A hd -p tcp -m tcp --dport 23 -j RETURN"
+	v4, v6 := hdRules(false), hdRules(true)
+	bv4, bv6 := strings.Replace(v4, old, changed, 1), strings.Replace(v6, old, changed, 1)
+	if bv4 == v4 || bv6 == v6 {
+		t.Fatalf("%q is not in the rulesets", old)
+	}
+	r := runHotdrop(t, v4, v6, bv4, bv6)
+	kernErrs, diffErrs := r.check(t, hotdropImplemented)
+	for _, e := range kernErrs {
+		t.Error(e)
+	}
+	want := 0
+	for _, p := range r.probes {
+		if p.group == hdGroupUser && strings.Contains(p.desc, "tcp 20B") {
+			want++
+		}
+	}
+	got := 0
+	for _, e := range diffErrs {
+		if strings.Contains(e, "user chain") && strings.Contains(e, "tcp 20B") {
+			got++
+		}
+	}
+	if got != want || len(diffErrs) != want || want == 0 {
+		t.Errorf("the changed user chain rule gave %d reports, %d of them on the %d complete TCP probes of the user chain group:\n%s",
+			len(diffErrs), got, want, strings.Join(diffErrs, "\n"))
+	}
+}
+
+// hdResult is one run of the differential: the probes and what each
+// did with iptables-legacy and with bpfilter.
+type hdResult struct {
+	probes    []hdProbe
+	kern, bpf []hdOutcome
+	// drops holds the -j DROP rules of the kernel's rulesets, by family
+	// (true: IPv6).
+	drops map[bool]map[string]bool
+}
+
+// runHotdrop loads kv4/kv6 with iptables-legacy and bv4/bv6 with
+// bpfilter, each in its own routed topology, and sends every probe
+// through both.
+func runHotdrop(t *testing.T, kv4, kv6, bv4, bv6 string) hdResult {
+	t.Helper()
 	requireEnv(t)
 	testenv.RequireCommand(t, "nft")
 	kern, bpf := newHdSide(t, "iptables-legacy", true), newHdSide(t, "bpfilter", false)
-	v4, v6 := hdRules(false), hdRules(true)
-	kern.load(t, v4, v6)
-	bpf.load(t, v4, v6)
-	drops := map[bool]map[string]bool{false: hdDropRules(v4), true: hdDropRules(v6)}
-	probes := hdProbes()
-	k, b := kern.run(t, probes), bpf.run(t, probes)
-	var diffs, unexpected int
-	for i, p := range probes {
-		got := k[i].verdict(drops[p.v6])
-		t.Logf("kernel: %s: %s; counters %s", p.desc, got, k[i].countedString())
+	kern.load(t, kv4, kv6)
+	bpf.load(t, bv4, bv6)
+	r := hdResult{probes: hdProbes(), drops: map[bool]map[string]bool{false: hdDropRules(kv4), true: hdDropRules(kv6)}}
+	r.kern, r.bpf = kern.run(t, r.probes), bpf.run(t, r.probes)
+	return r
+}
+
+// check logs the kernel's verdict for every probe and returns the
+// kernel's departures from docs/HOTDROP.md and the differences that
+// should not be: any when implemented, else those on probes that are not
+// known, and the absence of one on a known probe.
+func (r hdResult) check(t *testing.T, implemented bool) (kernErrs, diffErrs []string) {
+	t.Helper()
+	var diffs, known int
+	for i, p := range r.probes {
+		k, b := r.kern[i], r.bpf[i]
+		got := k.verdict(r.drops[p.v6])
+		t.Logf("kernel: %s: %s; counters %s", p.desc, got, k.countedString())
 		if got != p.want {
-			t.Errorf("kernel: %s: %s, docs/HOTDROP.md says %s (counters %s)", p.desc, got, p.want, k[i].countedString())
+			kernErrs = append(kernErrs, fmt.Sprintf("kernel: %s: %s, docs/HOTDROP.md says %s (counters %s)", p.desc, got, p.want, k.countedString()))
 		}
-		same := k[i].dropped == b[i].dropped && slices.Equal(k[i].counted, b[i].counted)
+		if p.known {
+			known++
+		}
+		same := k.dropped == b.dropped && slices.Equal(k.counted, b.counted)
 		if !same {
 			diffs++
 		}
 		report := fmt.Sprintf("%s: iptables-legacy %s, counters %s; bpfilter %s, counters %s",
-			p.desc, dropWord(k[i].dropped), k[i].countedString(), dropWord(b[i].dropped), b[i].countedString())
+			p.desc, dropWord(k.dropped), k.countedString(), dropWord(b.dropped), b.countedString())
 		switch {
-		case hotdropImplemented && !same:
-			unexpected++
-			t.Errorf("difference: %s", report)
-		case !hotdropImplemented && same && p.known:
-			unexpected++
-			t.Errorf("expected bpfilter without the hotdrop to differ, it agrees: %s", report)
-		case !hotdropImplemented && !same && !p.known:
-			unexpected++
-			t.Errorf("difference on a probe that does not depend on the hotdrop: %s", report)
+		case implemented && !same:
+			diffErrs = append(diffErrs, "difference: "+report)
+		case !implemented && same && p.known:
+			diffErrs = append(diffErrs, "expected bpfilter without the hotdrop to differ, it agrees: "+report)
+		case !implemented && !same && !p.known:
+			diffErrs = append(diffErrs, "difference on a probe that does not depend on the hotdrop: "+report)
 		case !same:
 			t.Logf("known difference (hotdropImplemented = false): %s", report)
 		}
 	}
-	known := 0
-	for _, p := range probes {
-		if p.known {
-			known++
-		}
-	}
-	t.Logf("%d probes, %d differences (%d known without the hotdrop), %d unexpected; hotdropImplemented = %v",
-		len(probes), diffs, known, unexpected, hotdropImplemented)
+	t.Logf("%d probes, %d differences (%d probes known to differ without the hotdrop), %d reported; hotdropImplemented = %v",
+		len(r.probes), diffs, known, len(diffErrs), implemented)
+	return kernErrs, diffErrs
 }
 
 // hdOutcome is what one probe did on one side.
