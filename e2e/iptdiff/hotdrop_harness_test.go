@@ -2,6 +2,7 @@ package iptdiff
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,9 +255,24 @@ func (sd *hdSide) load(t *testing.T, v4, v6 string) {
 	}
 }
 
-// hdCounts maps "INPUT#3" (chain, 1-based iptables rule number) to the
-// rule's packet and byte counts.
-type hdCounts map[string][2]uint64
+// hdRule names a rule: its chain and 1-based position in it.
+type hdRule struct {
+	chain string
+	n     int
+}
+
+func (r hdRule) String() string { return fmt.Sprintf("%s#%d", r.chain, r.n) }
+
+// hdCounts holds rule counters: packets and bytes.
+type hdCounts map[hdRule][2]uint64
+
+// hdCount is what one rule's counters moved by.
+type hdCount struct {
+	rule           hdRule
+	packets, bytes uint64
+}
+
+func (c hdCount) String() string { return fmt.Sprintf("%s +%d/%dB", c.rule, c.packets, c.bytes) }
 
 // counters reads F's rule counters of one family.
 func (sd *hdSide) counters(t *testing.T, v6 bool) hdCounts {
@@ -291,14 +308,14 @@ func (sd *hdSide) counters(t *testing.T, v6 bool) hdCounts {
 		// Rule 0 of a builtin chain is the translator's family guard; the
 		// iptables rules follow in order.
 		for i := 1; i < len(c.Rules); i++ {
-			cs[fmt.Sprintf("%s#%d", strings.TrimPrefix(key, fam), i)] = [2]uint64{c.Rules[i].Packets, c.Rules[i].Bytes}
+			cs[hdRule{strings.TrimPrefix(key, fam), i}] = [2]uint64{c.Rules[i].Packets, c.Rules[i].Bytes}
 		}
 		for ukey, irName := range sd.user {
 			if !strings.HasPrefix(ukey, fam) {
 				continue
 			}
 			for i, rc := range c.User[irName] {
-				k := fmt.Sprintf("%s#%d", strings.TrimPrefix(ukey, fam), i+1)
+				k := hdRule{strings.TrimPrefix(ukey, fam), i + 1}
 				v := cs[k]
 				cs[k] = [2]uint64{v[0] + rc.Packets, v[1] + rc.Bytes}
 			}
@@ -322,43 +339,24 @@ func parseSaveCounters(out string) (hdCounts, error) {
 			return nil, fmt.Errorf("counter line %q: %w", line, err)
 		}
 		n[chain]++
-		cs[fmt.Sprintf("%s#%d", chain, n[chain])] = [2]uint64{p, b}
+		cs[hdRule{chain, n[chain]}] = [2]uint64{p, b}
 	}
 	return cs, nil
 }
 
-// delta lists the rules whose counters moved from before to after, as
-// "INPUT#3 +1/24B", sorted by rule.
-func (after hdCounts) delta(before hdCounts) []string {
-	var out []string
+// delta lists the rules whose counters moved from before to after,
+// sorted by chain and position.
+func (after hdCounts) delta(before hdCounts) []hdCount {
+	var out []hdCount
 	for k, a := range after {
-		b := before[k]
-		if a != b {
-			out = append(out, fmt.Sprintf("%s +%d/%dB", k, a[0]-b[0], a[1]-b[1]))
+		if b := before[k]; a != b {
+			out = append(out, hdCount{k, a[0] - b[0], a[1] - b[1]})
 		}
 	}
-	sortRuleKeys(out)
+	slices.SortFunc(out, func(x, y hdCount) int {
+		return cmp.Or(strings.Compare(x.rule.chain, y.rule.chain), cmp.Compare(x.rule.n, y.rule.n))
+	})
 	return out
-}
-
-// sortRuleKeys orders "CHAIN#n ..." strings by chain, then by n.
-func sortRuleKeys(s []string) {
-	key := func(x string) (string, int) {
-		c, rest, _ := strings.Cut(x, "#")
-		var n int
-		fmt.Sscanf(rest, "%d", &n)
-		return c, n
-	}
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0; j-- {
-			c1, n1 := key(s[j-1])
-			c2, n2 := key(s[j])
-			if c1 < c2 || c1 == c2 && n1 <= n2 {
-				break
-			}
-			s[j-1], s[j] = s[j], s[j-1]
-		}
-	}
 }
 
 // sendFrame puts one IP packet on the wire from S to F's MAC.

@@ -284,10 +284,9 @@ func hdRules(v6 bool) string {
 	return b.String()
 }
 
-// hdDropRules returns the "CHAIN#n" keys of the -j DROP rules of a
-// restore text.
-func hdDropRules(text string) map[string]bool {
-	out, n := map[string]bool{}, map[string]int{}
+// hdDropRules returns the -j DROP rules of a restore text.
+func hdDropRules(text string) map[hdRule]bool {
+	out, n := map[hdRule]bool{}, map[string]int{}
 	for _, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 || f[0] != "-A" {
@@ -295,7 +294,7 @@ func hdDropRules(text string) map[string]bool {
 		}
 		n[f[1]]++
 		if strings.HasSuffix(line, "-j DROP") {
-			out[fmt.Sprintf("%s#%d", f[1], n[f[1]])] = true
+			out[hdRule{f[1], n[f[1]]}] = true
 		}
 	}
 	return out

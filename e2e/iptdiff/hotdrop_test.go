@@ -83,7 +83,7 @@ type hdResult struct {
 	kern, bpf []hdOutcome
 	// drops holds the -j DROP rules of the kernel's rulesets, by family
 	// (true: IPv6).
-	drops map[bool]map[string]bool
+	drops map[bool]map[hdRule]bool
 }
 
 // runHotdrop loads kv4/kv6 with iptables-legacy and bv4/bv6 with
@@ -96,7 +96,7 @@ func runHotdrop(t *testing.T, kv4, kv6, bv4, bv6 string) hdResult {
 	kern, bpf := newHdSide(t, "iptables-legacy", true), newHdSide(t, "bpfilter", false)
 	kern.load(t, kv4, kv6)
 	bpf.load(t, bv4, bv6)
-	r := hdResult{probes: hdProbes(), drops: map[bool]map[string]bool{false: hdDropRules(kv4), true: hdDropRules(kv6)}}
+	r := hdResult{probes: hdProbes(), drops: map[bool]map[hdRule]bool{false: hdDropRules(kv4), true: hdDropRules(kv6)}}
 	r.kern, r.bpf = kern.run(t, r.probes), bpf.run(t, r.probes)
 	return r
 }
@@ -143,18 +143,17 @@ func (r hdResult) check(t *testing.T, implemented bool) (kernErrs, diffErrs []st
 // hdOutcome is what one probe did on one side.
 type hdOutcome struct {
 	dropped bool
-	// counted lists the rules whose counters the probe moved
-	// ("INPUT#3 +1/30B"), sorted.
-	counted []string
+	// counted lists the rules whose counters the probe moved, sorted.
+	counted []hdCount
 }
 
 // verdict classifies a kernel outcome given the chain's DROP rules.
-func (o hdOutcome) verdict(dropRules map[string]bool) hdVerdict {
+func (o hdOutcome) verdict(dropRules map[hdRule]bool) hdVerdict {
 	if !o.dropped {
 		return hdAccept
 	}
 	for _, c := range o.counted {
-		if k, _, _ := strings.Cut(c, " "); dropRules[k] {
+		if dropRules[c.rule] {
 			return hdRuleDrop
 		}
 	}
@@ -165,7 +164,11 @@ func (o hdOutcome) countedString() string {
 	if len(o.counted) == 0 {
 		return "none"
 	}
-	return strings.Join(o.counted, ", ")
+	s := make([]string, len(o.counted))
+	for i, c := range o.counted {
+		s[i] = c.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func dropWord(dropped bool) string {
