@@ -38,25 +38,39 @@ type hdProbe struct {
 }
 
 // hdShape is a probe's transport part: proto with n bytes of its header
-// (destination port dport), or, when frag is not 0, a non-first IPv4
-// fragment at that offset (8-byte units) of a proto datagram.
+// (destination port dport), or, when frag is not 0, a non-first fragment
+// at offset frag (8-byte units: the IPv4 fragment offset, the IPv6
+// fragment header's offset) of a proto datagram. more sets the
+// more-fragments flag (with frag 0: a first fragment carrying n bytes of
+// the header). Fragments go only through FORWARD (LOCAL_IN reassembles,
+// and the raw OUTPUT path is not the point); fam restricts a shape to
+// IPv4 (4) or IPv6 (6).
 type hdShape struct {
 	proto uint8
 	n     int
 	dport uint16
 	frag  uint16
+	more  bool
+	fam   int
 	want  hdVerdict
 }
+
+// fragment reports whether the shape is a fragment of either kind.
+func (s hdShape) fragment() bool { return s.frag != 0 || s.more }
 
 func (s hdShape) String() string {
 	name := map[uint8]string{6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}[s.proto]
 	if s.frag != 0 {
-		return fmt.Sprintf("%s fragment at offset %d", name, s.frag)
+		return fmt.Sprintf("%s fragment at offset %d (x8 bytes)", name, s.frag)
 	}
+	h := fmt.Sprintf("%s %dB header", name, s.n)
 	if s.n >= 4 && (s.proto == 6 || s.proto == 17) {
-		return fmt.Sprintf("%s %dB header dport %d", name, s.n, s.dport)
+		h += fmt.Sprintf(" dport %d", s.dport)
 	}
-	return fmt.Sprintf("%s %dB header", name, s.n)
+	if s.more {
+		h += ", first fragment"
+	}
+	return h
 }
 
 // Rule groups (hdRules): one destination address per group and hook.
@@ -70,10 +84,11 @@ const (
 var hdGroupNames = map[int]string{hdGroupReached: "reached", hdGroupAccepted: "earlier ACCEPT", hdGroupUser: "user chain", hdGroupMulti: "multiport"}
 
 // hdShapes are the probes of each group with the kernel's verdict
-// (docs/HOTDROP.md: tcp needs 20 bytes, udp and icmp 8, multiport 4; a
-// non-first fragment makes the matches false, fragment offset 1 makes
-// tcp hotdrop). icmp is replaced by icmpv6 for IPv6, where icmp shapes
-// below 7 bytes and fragments are left out.
+// (docs/HOTDROP.md: tcp needs 20 bytes, udp and icmp 8, multiport 4, also
+// in a first fragment; a non-first fragment makes the matches false; an
+// IPv4 fragment offset of 1 makes tcp hotdrop, while IPv6's fragoff is in
+// bytes, 8 for the same offset, so no hotdrop). icmp is icmpv6 for IPv6,
+// where icmp headers below 7 bytes are left out.
 var hdShapes = map[int][]hdShape{
 	hdGroupReached: {
 		{proto: 6, n: 10, dport: 22, want: hdHotdrop},
@@ -84,10 +99,14 @@ var hdShapes = map[int][]hdShape{
 		{proto: 1, n: 5, want: hdHotdrop},
 		{proto: 1, n: 7, want: hdHotdrop},
 		{proto: 1, n: 8, want: hdAccept},
-		{proto: 6, frag: 1, want: hdHotdrop},
+		{proto: 6, frag: 1, fam: 4, want: hdHotdrop},
+		{proto: 6, frag: 1, fam: 6, want: hdAccept},
 		{proto: 6, frag: 2, want: hdAccept},
 		{proto: 17, frag: 1, want: hdAccept},
 		{proto: 1, frag: 1, want: hdAccept},
+		{proto: 6, n: 10, dport: 22, more: true, want: hdHotdrop},
+		{proto: 6, n: 20, dport: 22, more: true, want: hdAccept},
+		{proto: 17, n: 4, dport: 22, more: true, want: hdHotdrop},
 	},
 	hdGroupAccepted: {
 		{proto: 6, n: 10, dport: 22, want: hdAccept},
@@ -101,7 +120,8 @@ var hdShapes = map[int][]hdShape{
 		{proto: 17, n: 4, dport: 22, want: hdHotdrop},
 		{proto: 1, n: 7, want: hdHotdrop},
 		{proto: 1, n: 8, want: hdAccept},
-		{proto: 6, frag: 1, want: hdHotdrop},
+		{proto: 6, frag: 1, fam: 4, want: hdHotdrop},
+		{proto: 6, frag: 1, fam: 6, want: hdAccept},
 	},
 	hdGroupMulti: {
 		{proto: 6, n: 2, want: hdHotdrop},
@@ -112,9 +132,11 @@ var hdShapes = map[int][]hdShape{
 		{proto: 17, n: 4, dport: 22, want: hdRuleDrop},
 		{proto: 17, n: 4, dport: 80, want: hdHotdrop},
 		{proto: 17, n: 8, dport: 80, want: hdAccept},
-		{proto: 6, frag: 1, want: hdHotdrop},
+		{proto: 6, frag: 1, fam: 4, want: hdHotdrop},
+		{proto: 6, frag: 1, fam: 6, want: hdAccept},
 		{proto: 6, frag: 2, want: hdAccept},
 		{proto: 17, frag: 1, want: hdAccept},
+		{proto: 6, n: 4, dport: 22, more: true, want: hdRuleDrop},
 	},
 }
 
@@ -122,18 +144,17 @@ var hdShapes = map[int][]hdShape{
 var hdHooks = []string{"INPUT", "FORWARD", "OUTPUT"}
 
 // hdProbes returns every probe: each family, hook, group and shape.
-// Fragments go only through FORWARD (LOCAL_IN reassembles).
 func hdProbes() []hdProbe {
 	var out []hdProbe
 	for _, v6 := range []bool{false, true} {
 		for _, hook := range hdHooks {
 			for g := 1; g <= 4; g++ {
 				for _, s := range hdShapes[g] {
-					if s.frag != 0 && (v6 || hook != "FORWARD") {
+					if s.fragment() && hook != "FORWARD" || s.fam == 4 && v6 || s.fam == 6 && !v6 {
 						continue
 					}
 					if v6 && s.proto == 1 {
-						if s.n < 7 {
+						if s.frag == 0 && s.n < 7 {
 							continue
 						}
 						s.proto = 58
@@ -193,24 +214,41 @@ func hdSegment(proto uint8, n int, dport uint16) []byte {
 }
 
 // hdPacket builds the probe's IP packet; mark goes in the IPv4 ID or the
-// IPv6 flow label.
+// IPv6 flow label (and the fragment header's identification).
 func hdPacket(src, dst netip.Addr, s hdShape, mark uint32) []byte {
 	seg := hdSegment(s.proto, s.n, s.dport)
 	if s.frag != 0 {
 		seg = make([]byte, 16) // the middle of some datagram
 	}
-	return hdIP(src, dst, s.proto, mark, s.frag, seg)
+	fragField := s.frag << 3 // IPv6: offset in the top 13 bits, M last
+	if s.more {
+		fragField |= 1
+	}
+	if src.Is4() {
+		fragField = s.frag & 0x1fff // IPv4: MF is 0x2000
+		if s.more {
+			fragField |= 0x2000
+		}
+	}
+	if s.fragment() && src.Is6() {
+		fh := make([]byte, 8, 8+len(seg))
+		fh[0] = s.proto
+		binary.BigEndian.PutUint16(fh[2:], fragField)
+		binary.BigEndian.PutUint32(fh[4:], mark)
+		return hdIP(src, dst, 44, mark, 0, append(fh, seg...))
+	}
+	return hdIP(src, dst, s.proto, mark, fragField, seg)
 }
 
-// hdIP wraps seg in an IPv4 header (ID mark, fragment offset frag, last
-// fragment) or an IPv6 header (flow label mark).
+// hdIP wraps seg in an IPv4 header (ID mark, flags and fragment offset
+// frag) or an IPv6 header (flow label mark; frag unused).
 func hdIP(src, dst netip.Addr, proto uint8, mark uint32, frag uint16, seg []byte) []byte {
 	if src.Is4() {
 		b := make([]byte, 20, 20+len(seg))
 		b[0] = 0x45
 		binary.BigEndian.PutUint16(b[2:], uint16(20+len(seg)))
 		binary.BigEndian.PutUint16(b[4:], uint16(mark))
-		binary.BigEndian.PutUint16(b[6:], frag&0x1fff)
+		binary.BigEndian.PutUint16(b[6:], frag)
 		b[8], b[9] = 64, proto
 		copy(b[12:16], src.AsSlice())
 		copy(b[16:20], dst.AsSlice())
