@@ -25,13 +25,17 @@ const hotdropImplemented = false
 // force in the INPUT, FORWARD and OUTPUT chains of a router, with
 // iptables-legacy on one topology and bpfilter on another; crafted
 // packets whose IP length ends inside the TCP, UDP, ICMP or ICMPv6 header
-// (and IPv4 non-first fragments, FORWARD only) go through each one at a
-// time. For every probe the test compares the verdict (did it get
-// through) and the rule counters it moved (packets and bytes, in the
-// builtin chains and the user chain), and checks the kernel's verdict
-// against the table of docs/HOTDROP.md. See hotdrop_harness_test.go for
-// how probes are observed, and hotdropImplemented for what is asserted
-// before and after bpfilter implements the hotdrop.
+// (complete ones too, and, through FORWARD only, first fragments with a
+// truncated header and non-first IPv4 and IPv6 fragments) go through
+// each one at a time. For every probe the test compares the verdict (did
+// it get through) and the rule counters it moved (packets and bytes, in
+// the builtin chains and the user chain), and checks the kernel's verdict
+// against the table of docs/HOTDROP.md. Each difference is reported as
+// "<hook> <src> > <dst> <probe> (group, mark): iptables-legacy
+// dropped|passed, counters <rule +packets/bytes...>; bpfilter ...", and
+// every kernel verdict is logged (go test -v). See hotdrop_harness_test.go
+// for how probes are observed, and hotdropImplemented for what is
+// asserted before and after bpfilter implements the hotdrop.
 func TestDiffHotdrop(t *testing.T) {
 	v4, v6 := hdRules(false), hdRules(true)
 	r := runHotdrop(t, v4, v6, v4, v6)
