@@ -48,7 +48,7 @@ var hdHookDst = map[string]struct {
 	base   int
 }{"INPUT": {0, 20}, "OUTPUT": {0, 10}, "FORWARD": {1, 30}}
 
-// hdDst is the destination of the probes of group g (1-4) in hook.
+// hdDst is the destination of the probes of group g (1-hdGroups) in hook.
 func hdDst(hook string, g int, v6 bool) netip.Addr {
 	d := hdHookDst[hook]
 	if v6 {
@@ -105,7 +105,7 @@ func newHdSide(t *testing.T, name string, kernel bool) *hdSide {
 		}
 	}
 	sd.fMAC = macs[left.NameB]
-	for g := 1; g <= 4; g++ {
+	for g := 1; g <= hdGroups; g++ {
 		for _, v6 := range []bool{false, true} {
 			for _, h := range []struct {
 				hook string

@@ -30,7 +30,7 @@ func hdObserver() string {
 		ip6 saddr %s ip6 daddr %s-%s add @seen6 { ip6 flowlabel }
 	}
 }
-`, hdS4, hdDst("INPUT", 1, false), hdDst("INPUT", 4, false), hdS6, hdDst("INPUT", 1, true), hdDst("INPUT", 4, true))
+`, hdS4, hdDst("INPUT", 1, false), hdDst("INPUT", hdGroups, false), hdS6, hdDst("INPUT", 1, true), hdDst("INPUT", hdGroups, true))
 }
 
 // hdFenceTimeout bounds the wait for one fence (it normally arrives

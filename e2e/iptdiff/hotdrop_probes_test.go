@@ -23,7 +23,7 @@ func (v hdVerdict) String() string {
 // hdProbe is one crafted packet of the hotdrop differential.
 type hdProbe struct {
 	hook  string // INPUT, FORWARD or OUTPUT
-	group int    // 1-4: which rule group of hdRules its destination selects
+	group int    // 1-hdGroups: which rule group of hdRules its destination selects
 	v6    bool
 	desc  string
 	dst   netip.Addr
@@ -79,9 +79,13 @@ const (
 	hdGroupAccepted = 2 // an earlier ACCEPT takes every packet
 	hdGroupUser     = 3 // the matches are in a user chain reached by -j
 	hdGroupMulti    = 4 // multiport before tcp/udp
+	// The matches are not reached: the rule's -s fails, or an earlier
+	// match of the rule is false (xt matches run in rule order).
+	hdGroupNotReached = 5
+	hdGroups          = 5
 )
 
-var hdGroupNames = map[int]string{hdGroupReached: "reached", hdGroupAccepted: "earlier ACCEPT", hdGroupUser: "user chain", hdGroupMulti: "multiport"}
+var hdGroupNames = map[int]string{hdGroupReached: "reached", hdGroupAccepted: "earlier ACCEPT", hdGroupUser: "user chain", hdGroupMulti: "multiport", hdGroupNotReached: "not reached"}
 
 // hdShapes are the probes of each group with the kernel's verdict
 // (docs/HOTDROP.md: tcp needs 20 bytes, udp and icmp 8, multiport 4, also
@@ -138,6 +142,17 @@ var hdShapes = map[int][]hdShape{
 		{proto: 17, frag: 1, want: hdAccept},
 		{proto: 6, n: 4, dport: 22, more: true, want: hdRuleDrop},
 	},
+	hdGroupNotReached: {
+		{proto: 6, n: 2, want: hdAccept},
+		{proto: 6, n: 10, dport: 22, want: hdAccept},
+		{proto: 6, n: 20, dport: 22, want: hdAccept},
+		{proto: 17, n: 4, dport: 22, want: hdHotdrop},
+		{proto: 17, n: 8, dport: 22, want: hdAccept},
+		{proto: 1, n: 5, want: hdAccept},
+		{proto: 1, n: 7, want: hdAccept},
+		{proto: 6, frag: 1, fam: 4, want: hdAccept},
+		{proto: 6, n: 10, dport: 22, more: true, want: hdAccept},
+	},
 }
 
 // hdHooks are the chains the probes go through.
@@ -148,7 +163,7 @@ func hdProbes() []hdProbe {
 	var out []hdProbe
 	for _, v6 := range []bool{false, true} {
 		for _, hook := range hdHooks {
-			for g := 1; g <= 4; g++ {
+			for g := 1; g <= hdGroups; g++ {
 				for _, s := range hdShapes[g] {
 					if s.fragment() && hook != "FORWARD" || s.fam == 4 && v6 || s.fam == 6 && !v6 {
 						continue
@@ -313,6 +328,13 @@ func hdRules(v6 bool) string {
 		a(hdGroupMulti, "-p udp -m multiport --dports 22 -j DROP")
 		a(hdGroupMulti, "-p udp -m udp --dport 22 -j ACCEPT")
 		a(hdGroupMulti, "")
+		a(hdGroupNotReached, "-s "+other+" -p tcp -m tcp --dport 22 -j ACCEPT")
+		a(hdGroupNotReached, "-s "+other+" -p udp -m udp --dport 22 -j ACCEPT")
+		a(hdGroupNotReached, "-s "+other+" "+icmp+" -j ACCEPT")
+		a(hdGroupNotReached, "-s "+other+" -p tcp -m multiport --dports 22 -j ACCEPT")
+		a(hdGroupNotReached, "-p tcp -m length --length 1000:2000 -m tcp --dport 22 -j ACCEPT")
+		a(hdGroupNotReached, "-p udp -m udp --dport 22 -m length --length 1000:2000 -j ACCEPT")
+		a(hdGroupNotReached, "")
 	}
 	fmt.Fprintf(&b, "-A hd -s %s -p tcp -m tcp --dport 22 -j ACCEPT\n", other)
 	b.WriteString("-A hd -p tcp -m tcp --dport 22 -j RETURN\n")

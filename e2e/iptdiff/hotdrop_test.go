@@ -21,7 +21,8 @@ const hotdropImplemented = false
 // TestDiffHotdrop is the differential oracle for xt hotdrops on
 // truncated L4 headers. The same rules (hdRules: tcp, udp, icmp, icmp6
 // and multiport matches reached, behind a rule whose -s fails, behind an
-// earlier ACCEPT, in a user chain, and multiport before tcp/udp) are in
+// earlier ACCEPT, in a user chain, multiport before tcp/udp, and not
+// reached because the rule's -s or an earlier -m length fails) are in
 // force in the INPUT, FORWARD and OUTPUT chains of a router, with
 // iptables-legacy on one topology and bpfilter on another; crafted
 // packets whose IP length ends inside the TCP, UDP, ICMP or ICMPv6 header
