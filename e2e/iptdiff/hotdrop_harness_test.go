@@ -209,7 +209,19 @@ func (sd *hdSide) load(t *testing.T, v4, v6 string) {
 		if err != nil {
 			t.Fatalf("translate %s: %v", x.fam, err)
 		}
+		n := hdRuleCounts(x.text)
 		for _, c := range rs.Chains {
+			// counters maps IR rule i of a builtin chain to iptables rule
+			// i (rule 0 is the translator's family guard), and IR rule i
+			// of a user chain to iptables rule i+1.
+			guard := 1
+			if c.User {
+				guard = 0
+			}
+			if len(c.Rules) != n[c.Origin.Text]+guard {
+				t.Fatalf("translate %s: chain %s has %d IR rules for %d iptables rules: the counter mapping does not hold",
+					x.fam, c.Origin.Text, len(c.Rules), n[c.Origin.Text])
+			}
 			if c.User {
 				sd.user[x.key+"/"+c.Origin.Text] = c.Name
 				continue
@@ -221,7 +233,11 @@ func (sd *hdSide) load(t *testing.T, v4, v6 string) {
 				return err
 			})
 			if ch != nil {
-				t.Cleanup(func() { ch.Close() })
+				t.Cleanup(func() {
+					if err := ch.Close(); err != nil {
+						t.Errorf("%s: close %s: %v", sd.name, c.Name, err)
+					}
+				})
 			}
 			if err == nil {
 				err = f.Do(func() error { return ch.Attach(c.HookOpts) })

@@ -344,6 +344,18 @@ func hdRules(v6 bool) string {
 	return b.String()
 }
 
+// hdRuleCounts returns the number of rules of each chain of a restore
+// text.
+func hdRuleCounts(text string) map[string]int {
+	n := map[string]int{}
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "-A" {
+			n[f[1]]++
+		}
+	}
+	return n
+}
+
 // hdDropRules returns the -j DROP rules of a restore text.
 func hdDropRules(text string) map[hdRule]bool {
 	out, n := map[hdRule]bool{}, map[string]int{}
