@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"fmt"
+	"time"
+)
+
+// Saving the context (standard mode): snapshot writes every chain (at
+// start, on a clean stop, when the journal outgrows the snapshot, and for
+// changes that are not plans or commits); savePlan and saveCommit append
+// one journal record each (journal.go). A plan chain built by a per-rule
+// or set-element update is recorded as its delta, not its whole IR.
+
+// snapshot writes the whole context with an optional pending plan as a
+// new snapshot, and starts a new journal after it.
+func (s *State) snapshot(pending *plan) error {
+	if !s.persistent() {
+		return nil
+	}
+	epoch := uint64(time.Now().UnixNano())
+	if s.jr != nil && s.jr.epoch >= epoch {
+		epoch = s.jr.epoch + 1
+	}
+	s.jr.close()
+	s.jr = nil
+	b, err := s.encodeContext(pending, epoch)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(s.ctxFile, b); err != nil {
+		return err
+	}
+	s.crash("compact-snapshot")
+	j, err := createJournal(journalPath(s.ctxFile), epoch, int64(len(b)))
+	if err != nil {
+		// The snapshot is complete and newer than the journal left on
+		// disk (which restore then ignores); the next save retries.
+		return err
+	}
+	j.setPending(pending)
+	s.jr = j
+	return nil
+}
+
+// setPending notes the plan written ahead (nil: none).
+func (j *journal) setPending(p *plan) {
+	j.pending, j.chains = p, nil
+	if p == nil {
+		return
+	}
+	for _, e := range p.add {
+		j.chains = append(j.chains, e.Chain)
+	}
+}
+
+// appendRecord appends r, numbered; on failure the journal is dropped
+// (the next save writes a snapshot).
+func (s *State) appendRecord(r *journalRecord) error {
+	r.Seq = s.jr.seq + 1
+	b, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	var crash func(string)
+	if s.crashHook != nil {
+		crash = s.crash
+	}
+	if err := s.jr.append(b, crash); err != nil {
+		s.jr.close()
+		s.jr = nil
+		return err
+	}
+	s.jr.seq = r.Seq
+	return nil
+}
+
+// savePlan writes p ahead. in, for an in-place update, is the committed
+// entry the update writes into (its counter slots were just recorded).
+func (s *State) savePlan(p *plan, in *entry) error {
+	if !s.persistent() {
+		return nil
+	}
+	if s.jr == nil || s.jr.tooBig() {
+		return s.snapshot(p)
+	}
+	pr := &planRecord{Front: p.front, NextGen: s.nextGen, Remove: p.remove, Iptables: p.ipt}
+	if in != nil {
+		pr.InPlace = &inPlaceSlots{Name: in.name(), Slots: packSlots(in.Slots)}
+	}
+	for _, e := range p.add {
+		pr.Add = append(pr.Add, s.journalEntryOf(e))
+	}
+	if err := s.appendRecord(&journalRecord{Plan: pr}); err != nil {
+		return err
+	}
+	s.crash("journal-plan")
+	s.jr.setPending(p)
+	return nil
+}
+
+// journalEntryOf is e as a plan record holds it: a patch of the committed
+// chain of its name when e was built from it (e.delta), else whole.
+func (s *State) journalEntryOf(e *entry) journalEntry {
+	old := s.chains[e.name()]
+	if d := e.delta; d != nil && old != nil && d.base == old.Chain && e.Front == old.Front && len(e.Users) == 0 && len(old.Users) == 0 {
+		return journalEntry{Patch: &entryPatch{Name: e.name(), Delta: *d, Gen: e.Gen, Pin: e.Pin, Offsets: sparse(e.Offsets)}}
+	}
+	return journalEntry{Entry: e}
+}
+
+// saveCommit records that p's chains are installed (s.chains holds
+// them). It writes a snapshot instead when p is not the plan the journal
+// wrote ahead, when a plan chain changed since, or when the journal is due
+// for compaction.
+func (s *State) saveCommit(p *plan) error {
+	if !s.persistent() {
+		return nil
+	}
+	for _, e := range p.add {
+		e.delta = nil
+	}
+	j := s.jr
+	if j == nil || j.pending != p || len(j.chains) != len(p.add) || j.tooBig() {
+		return s.snapshot(nil)
+	}
+	cr := &commitRecord{}
+	for i, e := range p.add {
+		if j.chains[i] != e.Chain {
+			return s.snapshot(nil)
+		}
+		cr.Post = append(cr.Post, postOf(e))
+	}
+	if err := s.appendRecord(&journalRecord{Commit: cr}); err != nil {
+		return err
+	}
+	s.crash("journal-commit")
+	s.jr.setPending(nil)
+	return nil
+}
+
+// compactOnStop writes a snapshot at a clean stop, so the runtime dir
+// holds the whole context in context.json.
+func (s *State) compactOnStop() {
+	if !s.persistent() || s.jr == nil || s.jr.seq == 0 {
+		return
+	}
+	if err := s.snapshot(s.jr.pending); err != nil {
+		s.log.Warn("compacting the context journal at stop", "err", fmt.Sprint(err))
+	}
+}
