@@ -106,7 +106,7 @@ func journalPath(ctxFile string) string {
 // append writes one record and makes it durable. On error the journal
 // must not be appended to again (its tail may be torn): the caller drops
 // it, and the next save writes a snapshot.
-func (j *journal) append(payload []byte, crash func(string)) error {
+func (j *journal) append(payload []byte, kind string, crash func(string)) error {
 	b := frame(payload)
 	if crash != nil {
 		// Tests: a kill in the middle of the record (a torn tail).
@@ -114,7 +114,7 @@ func (j *journal) append(payload []byte, crash func(string)) error {
 		if _, err := j.f.Write(b[:half]); err != nil {
 			return fmt.Errorf("appending to %s: %w", j.path, err)
 		}
-		crash("journal-torn")
+		crash("journal-torn-" + kind)
 		b = b[half:]
 	}
 	if _, err := j.f.Write(b); err != nil {

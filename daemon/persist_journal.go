@@ -55,7 +55,7 @@ func (j *journal) setPending(p *plan) {
 
 // appendRecord appends r, numbered; on failure the journal is dropped
 // (the next save writes a snapshot).
-func (s *State) appendRecord(r *journalRecord) error {
+func (s *State) appendRecord(r *journalRecord, kind string) error {
 	r.Seq = s.jr.seq + 1
 	b, err := encodeRecord(r)
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *State) appendRecord(r *journalRecord) error {
 	if s.crashHook != nil {
 		crash = s.crash
 	}
-	if err := s.jr.append(b, crash); err != nil {
+	if err := s.jr.append(b, kind, crash); err != nil {
 		s.jr.close()
 		s.jr = nil
 		return err
@@ -90,7 +90,7 @@ func (s *State) savePlan(p *plan, in *entry) error {
 	for _, e := range p.add {
 		pr.Add = append(pr.Add, s.journalEntryOf(e))
 	}
-	if err := s.appendRecord(&journalRecord{Plan: pr}); err != nil {
+	if err := s.appendRecord(&journalRecord{Plan: pr}, "plan"); err != nil {
 		return err
 	}
 	s.crash("journal-plan")
@@ -130,7 +130,7 @@ func (s *State) saveCommit(p *plan) error {
 		}
 		cr.Post = append(cr.Post, postOf(e))
 	}
-	if err := s.appendRecord(&journalRecord{Commit: cr}); err != nil {
+	if err := s.appendRecord(&journalRecord{Commit: cr}, "commit"); err != nil {
 		return err
 	}
 	s.crash("journal-commit")

@@ -132,7 +132,9 @@ func TestCorruptedContextIsRefused(t *testing.T) {
 }
 
 func TestCrashDuringUpdate(t *testing.T) {
-	points := []string{"pending-saved", "loaded", "attached", "replaced", "pinned", "committed"}
+	points := []string{"pending-saved", "loaded", "attached", "replaced", "pinned", "committed",
+		// Inside the journal appends (persist_journal.go).
+		"journal-torn-plan", "journal-plan", "journal-torn-commit", "journal-commit"}
 	ops := map[string]struct {
 		setup, next string
 		update      bool
