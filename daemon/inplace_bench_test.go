@@ -127,6 +127,10 @@ func BenchmarkDaemonUpdate(b *testing.B) {
 					do(b, cl, &proto.Request{Front: "cli", Cmd: proto.CmdChainUpdate, Chain: versions[(i+1)%2]})
 				}
 			})
+			// chain.update-rules (rules_bench_test.go).
+			if mode != "replace" {
+				benchRuleEdits(b, k, kind, n, mode, state)
+			}
 			if k == rulegen.Mix {
 				continue
 			}
