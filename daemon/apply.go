@@ -82,7 +82,7 @@ func (s *State) apply(p *plan) error {
 	if err := s.ctEnsure(p); err != nil {
 		return err
 	}
-	if err := s.savePlan(p, nil); err != nil {
+	if err := s.savePlan(p, nil, nil); err != nil {
 		s.ctRelease(p)
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
@@ -96,6 +97,10 @@ type journal struct {
 	// (a commit record is only valid for those).
 	pending *plan
 	chains  []*ir.Chain
+	// bases are, per plan chain recorded as a patch, the counter slots of
+	// the committed entry it patches (commit records give the new slots
+	// relative to them; nil: recorded whole).
+	bases []*engine.Slots
 }
 
 // journalPath is the journal next to the context file.

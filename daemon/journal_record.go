@@ -152,11 +152,18 @@ func (s sparseCounters) dense() (proto.Counters, error) {
 }
 
 // slotsRec is engine.Slots with the rule slots packed (little-endian
-// uint32s, base64 in JSON).
+// uint32s, base64 in JSON), or, with Rel, given relative to the slots of
+// the committed entry a patch applies to: rule j has the slot of the base
+// rule it carries (carry[j]) unless Diff lists it ([j, slot]); N is the
+// rule count. After an in-place update only new rules get new slots, so a
+// relative record stays small however big the chain.
 type slotsRec struct {
-	Rules  []byte `json:"rules"`
-	Policy uint32 `json:"policy"`
-	Errors uint32 `json:"errors"`
+	Rules  []byte      `json:"rules,omitempty"`
+	Rel    bool        `json:"rel,omitempty"`
+	N      int         `json:"n,omitempty"`
+	Diff   [][2]uint32 `json:"diff,omitempty"`
+	Policy uint32      `json:"policy"`
+	Errors uint32      `json:"errors"`
 }
 
 func packSlots(s *engine.Slots) *slotsRec {
@@ -170,16 +177,74 @@ func packSlots(s *engine.Slots) *slotsRec {
 	return &slotsRec{Rules: b, Policy: s.Policy, Errors: s.Errors}
 }
 
-func (r *slotsRec) unpack() (*engine.Slots, error) {
+// relSlots is packSlots relative to base and carry (packed in full when
+// they do not fit).
+func relSlots(s, base *engine.Slots, carry []int) *slotsRec {
+	if s == nil || base == nil || len(carry) != len(s.Rules) {
+		return packSlots(s)
+	}
+	r := &slotsRec{Rel: true, N: len(s.Rules), Policy: s.Policy, Errors: s.Errors}
+	for j, v := range s.Rules {
+		if i := carry[j]; i >= 0 && i < len(base.Rules) && base.Rules[i] == v {
+			continue
+		}
+		r.Diff = append(r.Diff, [2]uint32{uint32(j), v})
+	}
+	return r
+}
+
+func sameSlots(a, b *engine.Slots) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Policy != b.Policy || a.Errors != b.Errors || len(a.Rules) != len(b.Rules) {
+		return false
+	}
+	for i := range a.Rules {
+		if a.Rules[i] != b.Rules[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// unpack returns the slots; base and carry resolve a relative record.
+func (r *slotsRec) unpack(base *engine.Slots, carry []int) (*engine.Slots, error) {
 	if r == nil {
 		return nil, nil
 	}
-	if len(r.Rules)%4 != 0 {
-		return nil, fmt.Errorf("counter slots: %d bytes is not a whole number of slots", len(r.Rules))
+	if !r.Rel {
+		if len(r.Rules)%4 != 0 {
+			return nil, fmt.Errorf("counter slots: %d bytes is not a whole number of slots", len(r.Rules))
+		}
+		s := &engine.Slots{Rules: make([]uint32, len(r.Rules)/4), Policy: r.Policy, Errors: r.Errors}
+		for i := range s.Rules {
+			s.Rules[i] = binary.LittleEndian.Uint32(r.Rules[4*i:])
+		}
+		return s, nil
 	}
-	s := &engine.Slots{Rules: make([]uint32, len(r.Rules)/4), Policy: r.Policy, Errors: r.Errors}
-	for i := range s.Rules {
-		s.Rules[i] = binary.LittleEndian.Uint32(r.Rules[4*i:])
+	if base == nil || carry == nil || len(r.Rules) != 0 {
+		return nil, errors.New("counter slots: relative slots without a base")
+	}
+	if r.N != len(carry) {
+		return nil, fmt.Errorf("counter slots: %d slots for %d rules", r.N, len(carry))
+	}
+	s := &engine.Slots{Rules: make([]uint32, r.N), Policy: r.Policy, Errors: r.Errors}
+	set := make([]bool, r.N)
+	for _, d := range r.Diff {
+		if int(d[0]) >= r.N {
+			return nil, fmt.Errorf("counter slots: rule %d out of range (%d rules)", d[0], r.N)
+		}
+		s.Rules[d[0]], set[d[0]] = d[1], true
+	}
+	for j, i := range carry {
+		if set[j] {
+			continue
+		}
+		if i < 0 || i >= len(base.Rules) {
+			return nil, fmt.Errorf("counter slots: no slot for rule %d", j)
+		}
+		s.Rules[j] = base.Rules[i]
 	}
 	return s, nil
 }
@@ -205,9 +270,15 @@ func decodeRecord(b []byte) (*journalRecord, error) {
 	return &r, nil
 }
 
-// postOf returns e's post fields.
-func postOf(e *entry) postFields {
-	return postFields{Gen: e.Gen, Pin: e.Pin, Offsets: sparse(e.Offsets), Slots: packSlots(e.Slots)}
+// postOf returns e's post fields; base are the slots of the committed
+// entry e patches (nil: e was recorded whole), relative to which e's
+// slots are written.
+func postOf(e *entry, base *engine.Slots) postFields {
+	sl := packSlots(e.Slots)
+	if base != nil {
+		sl = relSlots(e.Slots, base, e.carry)
+	}
+	return postFields{Gen: e.Gen, Pin: e.Pin, Offsets: sparse(e.Offsets), Slots: sl}
 }
 
 // applyDelta builds the chain of d applied to base (base is not changed;

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/bpfilter-go/bpfilter/engine"
+	"github.com/bpfilter-go/bpfilter/ir"
 )
 
 // readContext reads the context: the snapshot, then the journal records
@@ -79,7 +80,7 @@ func (sc *savedContext) replayPlan(pr *planRecord) error {
 		if slotsOf == nil {
 			return fmt.Errorf("plan: in-place update of unknown chain %q", pr.InPlace.Name)
 		}
-		sl, err := pr.InPlace.Slots.unpack()
+		sl, err := pr.InPlace.Slots.unpack(nil, nil)
 		if err != nil {
 			return fmt.Errorf("plan: chain %s: %w", pr.InPlace.Name, err)
 		}
@@ -97,6 +98,11 @@ func (sc *savedContext) replayPlan(pr *planRecord) error {
 			return fmt.Errorf("plan chain %q: generation %d out of range (next is %d)", e.Chain.Name, e.Gen, pr.NextGen)
 		}
 		pp.Add = append(pp.Add, e)
+		var carry []int
+		if je.Patch != nil {
+			carry = deltaCarry(sc.chain(e.name()).Chain, &je.Patch.Delta)
+		}
+		pp.carries = append(pp.carries, carry)
 	}
 	if slotsOf != nil {
 		slotsOf.Slots = slots
@@ -151,11 +157,19 @@ func (sc *savedContext) replayCommit(cr *commitRecord) error {
 	}
 	for i, e := range pp.Add {
 		po := cr.Post[i]
+		var base *engine.Slots
+		var carry []int
+		if i < len(pp.carries) {
+			carry = pp.carries[i]
+		}
+		if old := sc.chain(e.name()); old != nil && carry != nil {
+			base = old.Slots
+		}
 		off, err := po.Offsets.dense()
 		if err != nil {
 			return fmt.Errorf("commit chain %s: %w", e.name(), err)
 		}
-		sl, err := po.Slots.unpack()
+		sl, err := po.Slots.unpack(base, carry)
 		if err != nil {
 			return fmt.Errorf("commit chain %s: %w", e.name(), err)
 		}
@@ -193,4 +207,17 @@ func (sc *savedContext) replayCommit(cr *commitRecord) error {
 	}
 	sc.Pending = nil
 	return nil
+}
+
+// deltaCarry is the carry map of a delta applied to base (identity for a
+// set delta); base is a chain the delta applies to.
+func deltaCarry(base *ir.Chain, d *chainDelta) []int {
+	if len(d.Rules) == 0 {
+		return identity(len(base.Rules))
+	}
+	_, carry, err := applyRuleEdits(base.Rules, d.Rules)
+	if err != nil {
+		return nil
+	}
+	return carry
 }

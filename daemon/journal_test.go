@@ -151,10 +151,16 @@ func TestJournalRecordsDeltas(t *testing.T) {
 	}, -1, ts.peer, false); err != nil {
 		t.Fatal(err)
 	}
+	mid := len(readFile(t, jp))
 	if err := ts.ChainUpdateSet("cli", "a", "s", []string{"198.18.0.2"}, nil, ts.peer, false); err != nil {
 		t.Fatal(err)
 	}
 	jb := readFile(t, jp)
+	// The first in-place update records the program's counter slots
+	// (unknown until then); later ones only what changed.
+	if second := len(jb) - mid; second > 2048 {
+		t.Fatalf("an update-set appended %d bytes", second)
+	}
 	grew := len(jb) - before
 	t.Logf("snapshot %d bytes; two updates appended %d bytes", snap, grew)
 	// The records hold the counter slots (4 bytes a rule, base64) but

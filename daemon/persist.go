@@ -44,6 +44,11 @@ type pendingPlan struct {
 	Remove []string `json:"remove,omitempty"`
 	// Iptables, when set, are the iptables tables the update installs.
 	Iptables iptTables `json:"iptables,omitempty"`
+
+	// carries are, per chain of a plan replayed from the journal, the
+	// carry map of its patch (nil: recorded whole), for the slots of its
+	// commit record (journal_replay.go).
+	carries [][]int
 }
 
 // encodeContext serialises the context with an optional pending plan.

@@ -3,6 +3,8 @@ package daemon
 import (
 	"fmt"
 	"time"
+
+	"github.com/bpfilter-go/bpfilter/engine"
 )
 
 // Saving the context (standard mode): snapshot writes every chain (at
@@ -42,9 +44,12 @@ func (s *State) snapshot(pending *plan) error {
 	return nil
 }
 
+// noSlots marks a patched plan chain whose base has no recorded slots.
+var noSlots = &engine.Slots{}
+
 // setPending notes the plan written ahead (nil: none).
 func (j *journal) setPending(p *plan) {
-	j.pending, j.chains = p, nil
+	j.pending, j.chains, j.bases = p, nil, nil
 	if p == nil {
 		return
 	}
@@ -75,8 +80,9 @@ func (s *State) appendRecord(r *journalRecord, kind string) error {
 }
 
 // savePlan writes p ahead. in, for an in-place update, is the committed
-// entry the update writes into (its counter slots were just recorded).
-func (s *State) savePlan(p *plan, in *entry) error {
+// entry the update writes into (its counter slots were just recorded:
+// written unless they equal prev, the slots it had).
+func (s *State) savePlan(p *plan, in *entry, prev *engine.Slots) error {
 	if !s.persistent() {
 		return nil
 	}
@@ -84,17 +90,28 @@ func (s *State) savePlan(p *plan, in *entry) error {
 		return s.snapshot(p)
 	}
 	pr := &planRecord{Front: p.front, NextGen: s.nextGen, Remove: p.remove, Iptables: p.ipt}
-	if in != nil {
+	if in != nil && !sameSlots(in.Slots, prev) {
 		pr.InPlace = &inPlaceSlots{Name: in.name(), Slots: packSlots(in.Slots)}
 	}
+	var bases []*engine.Slots
 	for _, e := range p.add {
-		pr.Add = append(pr.Add, s.journalEntryOf(e))
+		je := s.journalEntryOf(e)
+		pr.Add = append(pr.Add, je)
+		var base *engine.Slots
+		if je.Patch != nil {
+			base = s.chains[e.name()].Slots
+			if base == nil {
+				base = noSlots
+			}
+		}
+		bases = append(bases, base)
 	}
 	if err := s.appendRecord(&journalRecord{Plan: pr}, "plan"); err != nil {
 		return err
 	}
 	s.crash("journal-plan")
 	s.jr.setPending(p)
+	s.jr.bases = bases
 	return nil
 }
 
@@ -128,7 +145,11 @@ func (s *State) saveCommit(p *plan) error {
 		if j.chains[i] != e.Chain {
 			return s.snapshot(nil)
 		}
-		cr.Post = append(cr.Post, postOf(e))
+		var base *engine.Slots
+		if i < len(j.bases) && j.bases[i] != noSlots {
+			base = j.bases[i]
+		}
+		cr.Post = append(cr.Post, postOf(e, base))
 	}
 	if err := s.appendRecord(&journalRecord{Commit: cr}, "commit"); err != nil {
 		return err
