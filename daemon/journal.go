@@ -108,10 +108,11 @@ func journalPath(ctxFile string) string {
 	return filepath.Join(filepath.Dir(ctxFile), JournalFileName)
 }
 
-// append writes one record and makes it durable. On error the journal
+// append writes one record, and with sync makes it durable (fdatasync;
+// that also makes every earlier record durable). On error the journal
 // must not be appended to again (its tail may be torn): the caller drops
 // it, and the next save writes a snapshot.
-func (j *journal) append(payload []byte, kind string, crash func(string)) error {
+func (j *journal) append(payload []byte, kind string, sync bool, crash func(string)) error {
 	b := frame(payload)
 	if crash != nil {
 		// Tests: a kill in the middle of the record (a torn tail).
@@ -125,8 +126,10 @@ func (j *journal) append(payload []byte, kind string, crash func(string)) error 
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("appending to %s: %w", j.path, err)
 	}
-	if err := unix.Fdatasync(int(j.f.Fd())); err != nil {
-		return fmt.Errorf("syncing %s: %w", j.path, os.NewSyscallError("fdatasync", err))
+	if sync {
+		if err := unix.Fdatasync(int(j.f.Fd())); err != nil {
+			return fmt.Errorf("syncing %s: %w", j.path, os.NewSyscallError("fdatasync", err))
+		}
 	}
 	j.size += int64(frameHeader + len(payload))
 	return nil

@@ -20,7 +20,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := j.append(payload, "bench", nil); err != nil {
+				if err := j.append(payload, "bench", true, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

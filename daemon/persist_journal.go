@@ -60,7 +60,7 @@ func (j *journal) setPending(p *plan) {
 
 // appendRecord appends r, numbered; on failure the journal is dropped
 // (the next save writes a snapshot).
-func (s *State) appendRecord(r *journalRecord, kind string) error {
+func (s *State) appendRecord(r *journalRecord, kind string, sync bool) error {
 	r.Seq = s.jr.seq + 1
 	b, err := encodeRecord(r)
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *State) appendRecord(r *journalRecord, kind string) error {
 	if s.crashHook != nil {
 		crash = s.crash
 	}
-	if err := s.jr.append(b, kind, crash); err != nil {
+	if err := s.jr.append(b, kind, sync, crash); err != nil {
 		s.jr.close()
 		s.jr = nil
 		return err
@@ -106,7 +106,7 @@ func (s *State) savePlan(p *plan, in *entry, prev *engine.Slots) error {
 		}
 		bases = append(bases, base)
 	}
-	if err := s.appendRecord(&journalRecord{Plan: pr}, "plan"); err != nil {
+	if err := s.appendRecord(&journalRecord{Plan: pr}, "plan", true); err != nil {
 		return err
 	}
 	s.crash("journal-plan")
@@ -151,7 +151,10 @@ func (s *State) saveCommit(p *plan) error {
 		}
 		cr.Post = append(cr.Post, postOf(e, base))
 	}
-	if err := s.appendRecord(&journalRecord{Commit: cr}, "commit"); err != nil {
+	// Not synced: a commit lost to a power cut leaves the plan pending,
+	// and restore applies it again (the new version, as for a kill
+	// before the commit). The next plan's fdatasync makes it durable.
+	if err := s.appendRecord(&journalRecord{Commit: cr}, "commit", false); err != nil {
 		return err
 	}
 	s.crash("journal-commit")
