@@ -130,11 +130,12 @@ func (s *State) journalEntryOf(e *entry) journalEntry {
 // wrote ahead, when a plan chain changed since, or when the journal is due
 // for compaction.
 func (s *State) saveCommit(p *plan) error {
+	for _, e := range p.add {
+		// The delta holds the previous version: let it go.
+		e.delta = nil
+	}
 	if !s.persistent() {
 		return nil
-	}
-	for _, e := range p.add {
-		e.delta = nil
 	}
 	j := s.jr
 	if j == nil || j.pending != p || len(j.chains) != len(p.add) || j.tooBig() {

@@ -158,6 +158,12 @@ func parseRuleText(base *ir.Chain, edit int, text string, peer Peer) ([]*ir.Rule
 	if len(c.Rules) == 0 {
 		return nil, errorf(proto.EINVAL, "edit %d: the text holds no rule", edit)
 	}
+	for _, r := range c.Rules {
+		// Positions in the text, not after the header.
+		if r.Origin.Line > 1 {
+			r.Origin.Line--
+		}
+	}
 	return c.Rules, nil
 }
 
