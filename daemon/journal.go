@@ -170,7 +170,9 @@ func createJournal(path string, epoch uint64, snapSize int64) (*journal, error) 
 // epoch (a compaction was interrupted after its snapshot). A torn tail is
 // dropped (dropped > 0); a damaged header, an intact record that does not
 // decode, or a sequence gap is an error.
-func readJournal(path string, epoch uint64) (recs []*journalRecord, dropped int, err error) {
+// floor, when not nil, receives the journal's own epoch (new epochs are
+// made above it and the snapshot's).
+func readJournal(path string, epoch uint64, floor *uint64) (recs []*journalRecord, dropped int, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, 0, nil
@@ -183,7 +185,24 @@ func readJournal(path string, epoch uint64) (recs []*journalRecord, dropped int,
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
 	}
+	if floor != nil {
+		*floor = journalEpoch(b)
+	}
 	return decodeJournal(b, epoch)
+}
+
+// journalEpoch returns the epoch in the header of journal bytes b (0 when
+// there is no intact header).
+func journalEpoch(b []byte) uint64 {
+	payloads, _, _ := splitFrames(b)
+	if len(payloads) == 0 {
+		return 0
+	}
+	hdr, err := decodeRecord(payloads[0])
+	if err != nil || !hdr.isHeader() {
+		return 0
+	}
+	return hdr.Epoch
 }
 
 // decodeJournal is readJournal on the file's bytes.

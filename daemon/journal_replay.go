@@ -30,7 +30,8 @@ func readContext(path string) (*savedContext, error) {
 		return sc, nil
 	}
 	jp := journalPath(path)
-	recs, dropped, err := readJournal(jp, sc.Epoch)
+	var jepoch uint64
+	recs, dropped, err := readJournal(jp, sc.Epoch, &jepoch)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", jp, err)
 	}
@@ -40,6 +41,7 @@ func readContext(path string) (*savedContext, error) {
 		}
 	}
 	sc.dropped = dropped
+	sc.epochFloor = max(sc.Epoch, jepoch)
 	return sc, nil
 }
 

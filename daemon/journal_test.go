@@ -280,8 +280,37 @@ func TestCrashDuringCompaction(t *testing.T) {
 	if err := runInPlaceOp(t, ts.State, ts, op.next, op.edits); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := readJournal(journalPath(ts.ctxFile), ts.jr.epoch)
+	recs, _, err := readJournal(journalPath(ts.ctxFile), ts.jr.epoch, nil)
 	if err != nil || len(recs) != 1 || recs[0].Commit == nil {
 		t.Fatalf("after a compaction at the plan, the journal holds %d records (%v), want the commit", len(recs), err)
+	}
+}
+
+// TestEpochsGrow: a new snapshot's epoch is above every epoch on disk,
+// even one from a clock that has since gone back, so an old journal never
+// matches it.
+func TestEpochsGrow(t *testing.T) {
+	ts := setupInPlace(t, true)
+	if err := ts.Shutdown(false); err != nil {
+		t.Fatal(err)
+	}
+	const future = uint64(1) << 62
+	j, err := createJournal(journalPath(ts.ctxFile), future, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.close()
+	ts.k.die(ts.pinRoot)
+	st := ts.reopen(t, true)
+	if err := st.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	wantOld(t, ts, st)
+	sc, err := decodeContext(readFile(t, ts.ctxFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Epoch <= future {
+		t.Fatalf("new snapshot epoch %d is not above the journal's %d", sc.Epoch, future)
 	}
 }

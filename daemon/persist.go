@@ -33,8 +33,10 @@ type savedContext struct {
 	// Iptables are the iptables front's tables (see ipt_store.go).
 	Iptables iptTables `json:"iptables,omitempty"`
 
-	// dropped is the size of a torn journal tail dropped on reading.
-	dropped int
+	// dropped is the size of a torn journal tail dropped on reading;
+	// epochFloor the highest epoch found on disk (snapshot or journal).
+	dropped    int
+	epochFloor uint64
 }
 
 // pendingPlan is the serialised form of a plan.

@@ -19,10 +19,14 @@ func (s *State) snapshot(pending *plan) error {
 	if !s.persistent() {
 		return nil
 	}
-	epoch := uint64(time.Now().UnixNano())
-	if s.jr != nil && s.jr.epoch >= epoch {
-		epoch = s.jr.epoch + 1
+	// Epochs grow: above any this daemon wrote or found on disk, so a
+	// journal left by an interrupted compaction never matches a newer
+	// snapshot, even if the clock went back.
+	epoch := max(uint64(time.Now().UnixNano()), s.epochFloor+1)
+	if s.jr != nil {
+		epoch = max(epoch, s.jr.epoch+1)
 	}
+	s.epochFloor = epoch
 	s.jr.close()
 	s.jr = nil
 	b, err := s.encodeContext(pending, epoch)

@@ -27,6 +27,7 @@ func (s *State) Restore() error {
 	if err != nil {
 		return fmt.Errorf("restoring the runtime context: %w", err)
 	}
+	s.epochFloor = max(s.epochFloor, sc.epochFloor)
 	if sc.dropped > 0 {
 		s.log.Warn("dropped a torn record at the end of the context journal (a change the previous daemon had not made durable)", "bytes", sc.dropped)
 	}

@@ -107,8 +107,10 @@ type State struct {
 	// inPlaceOff makes updates always reload (benchmarks compare).
 	inPlaceOff bool
 	// jr is the open context journal (journal.go); nil until the first
-	// snapshot of this daemon, or after a failed append.
-	jr *journal
+	// snapshot of this daemon, or after a failed append. epochFloor is
+	// the highest snapshot or journal epoch seen (persist_journal.go).
+	jr         *journal
+	epochFloor uint64
 }
 
 // StateConfig configures a State.
