@@ -91,7 +91,9 @@ func do(tb testing.TB, c *client.Client, req *proto.Request) {
 // and synced, objects pinned). "inplace" is the daemon's default path,
 // "replace" forces a new program swapped in (the path before in-place
 // updates); "inplace-transient" is the default path without persistence
-// (transient mode: no context file, nothing pinned).
+// (transient mode: no context file, nothing pinned). rules-* are the
+// same one-rule changes sent as chain.update-rules edits
+// (rules_bench_test.go).
 func BenchmarkDaemonUpdate(b *testing.B) {
 	const n = 10000
 	state := func(b *testing.B, mode string) *engineState {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -312,5 +313,41 @@ func TestEpochsGrow(t *testing.T) {
 	}
 	if sc.Epoch <= future {
 		t.Fatalf("new snapshot epoch %d is not above the journal's %d", sc.Epoch, future)
+	}
+}
+
+// TestCorruptJournalIsRefused: an intact journal record that does not
+// apply makes the restore fail naming the journal, touching nothing.
+func TestCorruptJournalIsRefused(t *testing.T) {
+	cases := map[string]string{
+		"unknown chain":  `{"seq":%d,"plan":{"front":"cli","next_gen":9,"add":[{"patch":{"name":"nope","delta":{"base_rules":0},"gen":1,"counter_offsets":{"policy":{"packets":0,"bytes":0},"errors":{"packets":0,"bytes":0}}}}]}}`,
+		"stale delta":    `{"seq":%d,"plan":{"front":"cli","next_gen":9,"add":[{"patch":{"name":"a","delta":{"base_rules":99},"gen":1,"counter_offsets":{"policy":{"packets":0,"bytes":0},"errors":{"packets":0,"bytes":0}}}}]}}`,
+		"lone commit":    `{"seq":%d,"commit":{"post":[]}}`,
+		"bad generation": `{"seq":%d,"plan":{"front":"cli","next_gen":1,"add":[]}}`,
+		"both kinds":     `{"seq":%d,"plan":{"front":"cli","next_gen":9,"add":[]},"commit":{"post":[]}}`,
+	}
+	for name, rec := range cases {
+		t.Run(name, func(t *testing.T) {
+			ts := setupInPlace(t, true)
+			jp := journalPath(ts.ctxFile)
+			recs, _, err := readJournal(jp, ts.jr.epoch, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(jp, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(frame([]byte(fmt.Sprintf(rec, len(recs)+1))))
+			f.Close()
+			err = ts.reopen(t, true).Restore()
+			if err == nil || !strings.Contains(err.Error(), JournalFileName) {
+				t.Fatalf("restore: %v, want an error naming %s", err, JournalFileName)
+			}
+			t.Log(err)
+			if ts.k.inForce("BF_HOOK_XDP{ifindex=2}") == nil {
+				t.Fatal("a failed restore touched the kernel")
+			}
+		})
 	}
 }
