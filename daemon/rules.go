@@ -47,14 +47,14 @@ func applyRuleEdits(rules []*ir.Rule, edits []ruleEdit) ([]*ir.Rule, []int, erro
 			carry = append(carry[:e.Index], append(ins, carry[e.Index:]...)...)
 		case proto.EditDelete:
 			cnt := max(e.Count, 1)
-			if e.Index < 0 || e.Index+cnt > n {
-				return nil, nil, errorf(proto.EINVAL, "edit %d (delete): rules %d..%d out of range (the chain has %d rules at that point)", i, e.Index, e.Index+cnt-1, n)
+			if e.Index < 0 || cnt > n || e.Index > n-cnt {
+				return nil, nil, errorf(proto.EINVAL, "edit %d (delete): %d rules from index %d out of range (the chain has %d rules at that point)", i, cnt, e.Index, n)
 			}
 			out = append(out[:e.Index], out[e.Index+cnt:]...)
 			carry = append(carry[:e.Index], carry[e.Index+cnt:]...)
 		case proto.EditReplace:
-			if e.Index < 0 || e.Index+len(e.Rules) > n || len(e.Rules) == 0 {
-				return nil, nil, errorf(proto.EINVAL, "edit %d (replace): rules %d..%d out of range (the chain has %d rules at that point)", i, e.Index, e.Index+len(e.Rules)-1, n)
+			if e.Index < 0 || len(e.Rules) == 0 || len(e.Rules) > n || e.Index > n-len(e.Rules) {
+				return nil, nil, errorf(proto.EINVAL, "edit %d (replace): %d rules from index %d out of range (the chain has %d rules at that point)", i, len(e.Rules), e.Index, n)
 			}
 			for k, r := range e.Rules {
 				out[e.Index+k] = r

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -44,6 +45,11 @@ func TestApplyRuleEdits(t *testing.T) {
 		{{Op: proto.EditReplace, Index: 2, Rules: n1}},
 		{{Op: proto.EditDelete, Index: 0, Count: 3}, {Op: proto.EditDelete, Index: 0}},
 		{{Op: "move", Index: 0}},
+		{{Op: proto.EditDelete, Index: 1, Count: math.MaxInt}},
+		{{Op: proto.EditDelete, Index: math.MaxInt, Count: 2}},
+		{{Op: proto.EditReplace, Index: math.MaxInt, Rules: n1}},
+		{{Op: proto.EditInsert, Index: math.MaxInt, Rules: n1}},
+		{{Op: proto.EditInsert, Index: -1, Rules: n1}},
 	} {
 		if _, _, err := applyRuleEdits(base, bad); err == nil || Errno(err) != proto.EINVAL {
 			t.Fatalf("%+v: %v, want EINVAL", bad, err)
