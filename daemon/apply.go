@@ -82,7 +82,7 @@ func (s *State) apply(p *plan) error {
 	if err := s.ctEnsure(p); err != nil {
 		return err
 	}
-	if err := s.save(p); err != nil {
+	if err := s.savePlan(p, nil, nil); err != nil {
 		s.ctRelease(p)
 		return err
 	}
@@ -253,7 +253,7 @@ func (s *State) commit(p *plan) error {
 			delete(s.chains, n)
 		}
 	}
-	serr := s.save(nil)
+	serr := s.saveCommit(p)
 	s.crash("committed")
 	for _, old := range olds {
 		s.closeEntry(old)

@@ -208,7 +208,7 @@ func TestE2EKill9DuringUpdate(t *testing.T) {
 			// Wait until the daemon has written the update ahead, then
 			// kill it somewhere inside the swap.
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-				if b, _ := os.ReadFile(ctxFile); strings.Contains(string(b), `"pending"`) {
+				if pendingOnDisk(ctxFile) {
 					break
 				}
 				time.Sleep(200 * time.Microsecond)
@@ -219,7 +219,7 @@ func TestE2EKill9DuringUpdate(t *testing.T) {
 		<-e.exited
 		<-done
 		pending := false
-		if b, _ := os.ReadFile(ctxFile); strings.Contains(string(b), `"pending"`) {
+		if pendingOnDisk(ctxFile) {
 			pending = true
 			recovered++
 		}

@@ -32,6 +32,8 @@ var needsPeer = map[string]bool{
 	proto.CmdRulesetSet: true, proto.CmdChainSet: true, proto.CmdChainLoad: true,
 	proto.CmdChainAttach: true, proto.CmdChainUpdate: true, proto.CmdChainUpdSet: true,
 	proto.CmdIptReplace: true,
+	// Per-rule updates (rules.go).
+	proto.CmdChainUpdateRules: true,
 }
 
 func (s *Server) dispatch(req *proto.Request, pid int) (*proto.Response, error) {
@@ -108,6 +110,16 @@ func (s *Server) dispatch(req *proto.Request, pid int) (*proto.Response, error) 
 		return &proto.Response{Chains: []proto.ChainState{cs}}, err
 	case proto.CmdContextDump:
 		return &proto.Response{Dump: st.Dump()}, nil
+	case proto.CmdChainUpdateRules:
+		// Per-rule updates (rules.go).
+		if req.Name == "" {
+			return nil, errorf(proto.EINVAL, "chain.update-rules needs name")
+		}
+		expect := -1
+		if req.ExpectRules != nil {
+			expect = *req.ExpectRules
+		}
+		return &proto.Response{}, st.ChainUpdateRules(f, req.Name, req.Edits, expect, peer, req.DryRun)
 	}
 	return nil, errorf(proto.EINVAL, "command %s is not handled here", req.Cmd)
 }

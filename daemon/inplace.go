@@ -101,7 +101,7 @@ func (s *State) updateInPlace(front string, old, n *entry, peer Peer) (done bool
 	prevSlots := old.Slots
 	sl := up.Slots()
 	old.Slots = &sl
-	if err := s.save(p); err != nil {
+	if err := s.savePlan(p, old, prevSlots); err != nil {
 		old.Slots = prevSlots
 		return true, err
 	}

@@ -91,7 +91,9 @@ func do(tb testing.TB, c *client.Client, req *proto.Request) {
 // and synced, objects pinned). "inplace" is the daemon's default path,
 // "replace" forces a new program swapped in (the path before in-place
 // updates); "inplace-transient" is the default path without persistence
-// (transient mode: no context file, nothing pinned).
+// (transient mode: no context file, nothing pinned). rules-* are the
+// same one-rule changes sent as chain.update-rules edits
+// (rules_bench_test.go).
 func BenchmarkDaemonUpdate(b *testing.B) {
 	const n = 10000
 	state := func(b *testing.B, mode string) *engineState {
@@ -127,6 +129,10 @@ func BenchmarkDaemonUpdate(b *testing.B) {
 					do(b, cl, &proto.Request{Front: "cli", Cmd: proto.CmdChainUpdate, Chain: versions[(i+1)%2]})
 				}
 			})
+			// chain.update-rules (rules_bench_test.go).
+			if mode != "replace" {
+				benchRuleEdits(b, k, kind, n, mode, state)
+			}
 			if k == rulegen.Mix {
 				continue
 			}

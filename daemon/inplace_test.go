@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/bpfilter-go/bpfilter/daemon/proto"
+	"github.com/bpfilter-go/bpfilter/frontends/cli"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
@@ -20,22 +22,58 @@ const inPlaceBase = `chain a BF_HOOK_XDP{ifindex=2} ACCEPT
 var inPlaceOps = map[string]struct {
 	next    string // chain.update; "" for update-set
 	counted []int  // new rule index → old rule index whose count it keeps
+	// edits, when set, make the op a chain.update-rules whose result
+	// is next.
+	edits []proto.RuleEdit
 }{
-	"update-set": {"", []int{0, 1, 2}},
+	"update-set": {"", []int{0, 1, 2}, nil},
 	"replace rule": {`chain a BF_HOOK_XDP ACCEPT
 	set s (ip4.saddr) in { 198.18.0.1 }
 	rule ip4.proto icmp counter DROP
 	rule (ip4.saddr) in s counter DROP
-	rule udp.dport 54 counter ACCEPT`, []int{0, 1, -1}},
+	rule udp.dport 54 counter ACCEPT`, []int{0, 1, -1}, nil},
 	"insert rule": {`chain a BF_HOOK_XDP ACCEPT
 	set s (ip4.saddr) in { 198.18.0.1 }
 	rule tcp.dport 22 counter ACCEPT
 	rule ip4.proto icmp counter DROP
 	rule (ip4.saddr) in s counter DROP
-	rule udp.dport 53 counter ACCEPT`, []int{-1, 0, 1, 2}},
+	rule udp.dport 53 counter ACCEPT`, []int{-1, 0, 1, 2}, nil},
+	// chain.update-rules (rules.go): the same changes sent as edits.
+	"update-rules replace": {`chain a BF_HOOK_XDP ACCEPT
+	set s (ip4.saddr) in { 198.18.0.1 }
+	rule ip4.proto icmp counter DROP
+	rule (ip4.saddr) in s counter DROP
+	rule udp.dport 54 counter ACCEPT`, []int{0, 1, -1},
+		[]proto.RuleEdit{{Op: proto.EditReplace, Index: 2, Text: "rule udp.dport 54 counter ACCEPT"}}},
+	"update-rules insert": {`chain a BF_HOOK_XDP ACCEPT
+	set s (ip4.saddr) in { 198.18.0.1 }
+	rule tcp.dport 22 counter ACCEPT
+	rule ip4.proto icmp counter DROP
+	rule (ip4.saddr) in s counter DROP
+	rule udp.dport 53 counter ACCEPT`, []int{-1, 0, 1, 2},
+		[]proto.RuleEdit{{Op: proto.EditInsert, Index: 0, Rules: irRules("chain x BF_HOOK_XDP ACCEPT rule tcp.dport 22 counter ACCEPT")}}},
+	"update-rules delete and append": {`chain a BF_HOOK_XDP ACCEPT
+	set s (ip4.saddr) in { 198.18.0.1 }
+	rule ip4.proto icmp counter DROP
+	rule udp.dport 53 counter ACCEPT
+	rule (ip4.saddr) in s counter ACCEPT`, []int{0, 2, -1},
+		[]proto.RuleEdit{{Op: proto.EditDelete, Index: 1}, {Op: proto.EditInsert, Index: 2, Text: "rule (ip4.saddr) in s counter ACCEPT"}}},
 }
 
-func runInPlaceOp(t *testing.T, s *State, ts *testState, next string) error {
+// irRules returns the rules of a one-chain bfcli text (nil if it does not
+// parse: the test using them then fails).
+func irRules(text string) []*ir.Rule {
+	rs, err := cli.Parse("rules.bf", []byte(text), ir.ParseEnv{})
+	if err != nil || len(rs.Chains) != 1 {
+		return nil
+	}
+	return rs.Chains[0].Rules
+}
+
+func runInPlaceOp(t *testing.T, s *State, ts *testState, next string, edits []proto.RuleEdit) error {
+	if edits != nil {
+		return s.ChainUpdateRules("cli", "a", edits, -1, ts.peer, false)
+	}
 	if next == "" {
 		return s.ChainUpdateSet("cli", "a", "s", []string{"198.18.0.2"}, []string{"198.18.0.1"}, ts.peer, false)
 	}
@@ -81,6 +119,34 @@ func wantNew(t *testing.T, ts *testState, s *State, next string, counted []int) 
 	}
 }
 
+// wantOld checks that the chain in force and in the context is the base
+// version with its counters.
+func wantOld(t *testing.T, ts *testState, s *State) {
+	t.Helper()
+	got, err := s.ChainGet("cli", "a", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameRules(got.Chain, parseChain(t, inPlaceBase)) {
+		t.Fatalf("context holds %d rules, not the old version", len(got.Chain.Rules))
+	}
+	if el := got.Chain.Set("s").Elems; len(el) != 1 || ir.KindIPv4.Format(el[0].Key, nil) != "198.18.0.1" {
+		t.Fatalf("set content: %+v", el)
+	}
+	inForce := ts.k.inForce("BF_HOOK_XDP{ifindex=2}")
+	if inForce == nil || !sameRules(inForce, got.Chain) {
+		t.Fatal("the kernel does not run the chain the context holds")
+	}
+	for i := range 3 {
+		if got.Counters.Rules[i].Packets != uint64(10*(i+1)) {
+			t.Fatalf("rule %d: %d packets (%+v)", i, got.Counters.Rules[i].Packets, got.Counters)
+		}
+	}
+	if got.Counters.Policy.Packets != 5 {
+		t.Fatalf("policy counter %d, want 5", got.Counters.Policy.Packets)
+	}
+}
+
 func setupInPlace(t *testing.T, persistent bool) *testState {
 	ts := newTestState(t, persistent)
 	ts.k.inPlace = true
@@ -105,7 +171,7 @@ func TestInPlaceUpdate(t *testing.T) {
 			ts := setupInPlace(t, true)
 			loads := ts.k.loads
 			prog := ts.chains["a"].prog
-			if err := runInPlaceOp(t, ts.State, ts, op.next); err != nil {
+			if err := runInPlaceOp(t, ts.State, ts, op.next, op.edits); err != nil {
 				t.Fatal(err)
 			}
 			if ts.k.loads != loads || ts.k.updates != 1 || ts.chains["a"].prog != prog {
@@ -174,7 +240,10 @@ func TestInPlaceWriteFailure(t *testing.T) {
 // update, including in the middle of the writes, restarts with the new
 // version in force, and the counters of unchanged rules kept.
 func TestCrashDuringInPlaceUpdate(t *testing.T) {
-	points := []string{"inplace-saved", "mid-writes", "inplace-written", "committed"}
+	// journal-*: inside the journal appends (persist_journal.go); a
+	// plan record torn by the kill leaves the old version.
+	points := []string{"inplace-saved", "mid-writes", "inplace-written", "committed",
+		"journal-torn-plan", "journal-plan", "journal-torn-commit", "journal-commit"}
 	for name, op := range inPlaceOps {
 		for _, point := range points {
 			t.Run(name+"/"+point, func(t *testing.T) {
@@ -182,7 +251,7 @@ func TestCrashDuringInPlaceUpdate(t *testing.T) {
 				if point == "mid-writes" {
 					ts.k.midUpdate = func() { ts.crash(point) }
 				}
-				if !runUntilCrash(t, ts.State, point, func() error { return runInPlaceOp(t, ts.State, ts, op.next) }) {
+				if !runUntilCrash(t, ts.State, point, func() error { return runInPlaceOp(t, ts.State, ts, op.next, op.edits) }) {
 					t.Fatalf("never reached %s", point)
 				}
 				ts.k.midUpdate = nil
@@ -196,7 +265,11 @@ func TestCrashDuringInPlaceUpdate(t *testing.T) {
 					held = append(held, e.prog.(*fakeProg))
 				}
 				ts.k.gc(ts.pinRoot, held)
-				wantNew(t, ts, st, op.next, op.counted)
+				if point == "journal-torn-plan" {
+					wantOld(t, ts, st)
+				} else {
+					wantNew(t, ts, st, op.next, op.counted)
+				}
 				if len(ts.k.progs) != 1 {
 					t.Fatalf("%d programs remain loaded, want 1", len(ts.k.progs))
 				}

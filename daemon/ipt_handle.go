@@ -16,6 +16,7 @@ var iptBypass = map[string]bool{
 	proto.CmdRulesetSet: true, proto.CmdRulesetFlush: true,
 	proto.CmdChainSet: true, proto.CmdChainLoad: true, proto.CmdChainAttach: true,
 	proto.CmdChainUpdate: true, proto.CmdChainUpdSet: true, proto.CmdChainFlush: true,
+	proto.CmdChainUpdateRules: true,
 }
 
 // refuseIptBypass refuses a generic change request sent as the iptables

@@ -148,7 +148,7 @@ func mustInfo(t testing.TB, s *State) abi.Info {
 func iptSnapshot(t testing.TB, s *State) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := s.encodeContext(nil)
+	b, err := s.encodeContext(nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

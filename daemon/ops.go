@@ -189,14 +189,18 @@ func (s *State) ChainUpdateSet(front, name, set string, add, remove []string, pe
 	if err != nil {
 		return err
 	}
-	c := old.Chain.Clone()
-	if err := editSet(c, set, add, remove, peer); err != nil {
-		return err
-	}
-	n, err := successor(old, c)
+	// The set is edited on a copy; the rules are shared with the
+	// committed chain (setdelta.go).
+	d, err := setDeltaOf(old.Chain, set, add, remove, peer)
 	if err != nil {
 		return err
 	}
+	c, err := withSetDelta(old.Chain, d)
+	if err != nil {
+		return err
+	}
+	n := successorShared(old, c)
+	n.delta = &chainDelta{BaseRules: len(old.Chain.Rules), Set: d, base: old.Chain}
 	n.carry, n.carryPolicy, n.carryErrors = identity(len(c.Rules)), true, true
 	if dryRun {
 		return nil

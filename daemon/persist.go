@@ -11,23 +11,32 @@ import (
 )
 
 // ContextVersion is the version of the serialised context format
-// (docs/PROTOCOL.md, "Context file").
-const ContextVersion = 1
+// (docs/PROTOCOL.md, "Context file"). Version 2 adds the epoch of the
+// journal continuing the snapshot (journal.go); version 1 files (no
+// journal) are still read.
+const ContextVersion = 2
 
 // ContextFileName is the serialised context's name in the runtime dir.
 const ContextFileName = "context.json"
 
 // savedContext is the serialised runtime context.
 type savedContext struct {
-	Version int      `json:"version"`
-	NextGen uint64   `json:"next_gen"`
-	Chains  []*entry `json:"chains"`
+	Version int    `json:"version"`
+	NextGen uint64 `json:"next_gen"`
+	// Epoch names the journal continuing this snapshot (version 2).
+	Epoch  uint64   `json:"epoch,omitempty"`
+	Chains []*entry `json:"chains"`
 	// Pending is an update that was started and not committed: on restore
 	// it is applied again (so the new version is in force), or, when that
 	// fails, the committed chains are forced back.
 	Pending *pendingPlan `json:"pending,omitempty"`
 	// Iptables are the iptables front's tables (see ipt_store.go).
 	Iptables iptTables `json:"iptables,omitempty"`
+
+	// dropped is the size of a torn journal tail dropped on reading;
+	// epochFloor the highest epoch found on disk (snapshot or journal).
+	dropped    int
+	epochFloor uint64
 }
 
 // pendingPlan is the serialised form of a plan.
@@ -37,11 +46,16 @@ type pendingPlan struct {
 	Remove []string `json:"remove,omitempty"`
 	// Iptables, when set, are the iptables tables the update installs.
 	Iptables iptTables `json:"iptables,omitempty"`
+
+	// carries are, per chain of a plan replayed from the journal, the
+	// carry map of its patch (nil: recorded whole), for the slots of its
+	// commit record (journal_replay.go).
+	carries [][]int
 }
 
 // encodeContext serialises the context with an optional pending plan.
-func (s *State) encodeContext(pending *plan) ([]byte, error) {
-	sc := savedContext{Version: ContextVersion, NextGen: s.nextGen, Chains: []*entry{}, Iptables: s.ipt}
+func (s *State) encodeContext(pending *plan, epoch uint64) ([]byte, error) {
+	sc := savedContext{Version: ContextVersion, NextGen: s.nextGen, Epoch: epoch, Chains: []*entry{}, Iptables: s.ipt}
 	for _, n := range s.sortedNames() {
 		sc.Chains = append(sc.Chains, s.chains[n])
 	}
@@ -55,19 +69,11 @@ func (s *State) encodeContext(pending *plan) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// save writes the context (standard mode only), atomically: a temporary
-// file is written and synced, then renamed over the old one, and the
-// directory synced, so a crash leaves the old or the new file.
-func (s *State) save(pending *plan) error {
-	if !s.persistent() {
-		return nil
-	}
-	b, err := s.encodeContext(pending)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(s.ctxFile, b)
-}
+// save writes the whole context (standard mode only) as a new snapshot
+// (persist_journal.go), atomically: a temporary file is written and
+// synced, then renamed over the old one, and the directory synced, so a
+// crash leaves the old or the new file.
+func (s *State) save(pending *plan) error { return s.snapshot(pending) }
 
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
@@ -117,9 +123,20 @@ func decodeContext(b []byte) (*savedContext, error) {
 	if err := dec.Decode(&sc); err != nil {
 		return nil, fmt.Errorf("malformed context: %w", err)
 	}
-	if sc.Version != ContextVersion {
-		return nil, fmt.Errorf("context format version %d is not supported (want %d)", sc.Version, ContextVersion)
+	if sc.Version != ContextVersion && sc.Version != 1 {
+		return nil, fmt.Errorf("context format version %d is not supported (want 1 or %d)", sc.Version, ContextVersion)
 	}
+	if sc.Version == 1 && sc.Epoch != 0 {
+		return nil, errors.New("a version 1 context has no epoch")
+	}
+	if err := checkContext(&sc); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+// checkContext checks the chains, generations and tables of a context.
+func checkContext(sc *savedContext) error {
 	seen := map[string]bool{}
 	check := func(what string, es []*entry) error {
 		for i, e := range es {
@@ -136,26 +153,26 @@ func decodeContext(b []byte) (*savedContext, error) {
 		return nil
 	}
 	if err := check("chain", sc.Chains); err != nil {
-		return nil, err
+		return err
 	}
 	for _, e := range sc.Chains {
 		if seen[e.Chain.Name] {
-			return nil, fmt.Errorf("chain %q appears twice", e.Chain.Name)
+			return fmt.Errorf("chain %q appears twice", e.Chain.Name)
 		}
 		seen[e.Chain.Name] = true
 	}
 	if sc.Pending != nil {
 		if err := check("pending chain", sc.Pending.Add); err != nil {
-			return nil, err
+			return err
 		}
 		if err := sc.Pending.Iptables.load(); err != nil {
-			return nil, fmt.Errorf("pending %w", err)
+			return fmt.Errorf("pending %w", err)
 		}
 	}
 	if err := sc.Iptables.load(); err != nil {
-		return nil, err
+		return err
 	}
-	return &sc, nil
+	return nil
 }
 
 func checkEntry(e *entry) error {
@@ -202,19 +219,3 @@ func checkEntry(e *entry) error {
 
 // pinNameRE matches the pin directory names pinName makes.
 var pinNameRE = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,128}@[0-9]{1,20}$`)
-
-// readContext reads the context file; a missing file is an empty context.
-func readContext(path string) (*savedContext, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return &savedContext{Version: ContextVersion, NextGen: 1}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	sc, err := decodeContext(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return sc, nil
-}

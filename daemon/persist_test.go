@@ -95,9 +95,9 @@ func TestCorruptedContextIsRefused(t *testing.T) {
 	cases := map[string]string{
 		"truncated":    string(good[:len(good)/2]),
 		"garbage":      "\x00\x01garbage",
-		"version":      strings.Replace(string(good), `"version": 1`, `"version": 99`, 1),
+		"version":      strings.Replace(string(good), `"version": 2`, `"version": 99`, 1),
 		"bad hook":     strings.Replace(string(good), `"Hook": 0`, `"Hook": 200`, 1),
-		"unknown key":  strings.Replace(string(good), `"version": 1`, `"version": 1, "surprise": true`, 1),
+		"unknown key":  strings.Replace(string(good), `"version": 2`, `"version": 2, "surprise": true`, 1),
 		"missing pin":  strings.Replace(string(good), `"gen": 1`, `"gen": 0`, 1),
 		"escaping pin": strings.Replace(string(good), `"pin": "a@1"`, `"pin": "../../x@1"`, 1),
 	}
@@ -132,7 +132,9 @@ func TestCorruptedContextIsRefused(t *testing.T) {
 }
 
 func TestCrashDuringUpdate(t *testing.T) {
-	points := []string{"pending-saved", "loaded", "attached", "replaced", "pinned", "committed"}
+	points := []string{"pending-saved", "loaded", "attached", "replaced", "pinned", "committed",
+		// Inside the journal appends (persist_journal.go).
+		"journal-torn-plan", "journal-plan", "journal-torn-commit", "journal-commit"}
 	ops := map[string]struct {
 		setup, next string
 		update      bool

@@ -27,6 +27,10 @@ func (s *State) Restore() error {
 	if err != nil {
 		return fmt.Errorf("restoring the runtime context: %w", err)
 	}
+	s.epochFloor = max(s.epochFloor, sc.epochFloor)
+	if sc.dropped > 0 {
+		s.log.Warn("dropped a torn record at the end of the context journal (a change the previous daemon had not made durable)", "bytes", sc.dropped)
+	}
 	var restored []*entry
 	for _, e := range sc.Chains {
 		prog, err := s.restoreEntry(e, sc.Pending)
@@ -53,6 +57,13 @@ func (s *State) Restore() error {
 		}
 	}
 	s.reloaded = false
+	if s.jr == nil {
+		// Start this daemon's journal after a snapshot of what was
+		// restored (the old journal is replayed in it).
+		if err := s.snapshot(nil); err != nil {
+			s.log.Error("saving the restored context", "err", err)
+		}
+	}
 	s.removeStalePins()
 	s.ctRestore()
 	s.atRestore()
@@ -214,6 +225,13 @@ func (s *State) removeStalePins() {
 func (s *State) Shutdown(clear bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !clear {
+		s.compactOnStop()
+	}
+	defer func() {
+		s.jr.close()
+		s.jr = nil
+	}()
 	var errs []error
 	for _, n := range s.sortedNames() {
 		e := s.chains[n]

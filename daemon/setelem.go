@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/bpfilter-go/bpfilter/daemon/proto"
 	"github.com/bpfilter-go/bpfilter/ir"
 )
 
@@ -37,46 +36,3 @@ func parseElem(st *ir.Set, text string, env ir.ParseEnv) (ir.SetElem, error) {
 }
 
 func sameElem(a, b ir.SetElem) bool { return a.PrefixLen == b.PrefixLen && bytes.Equal(a.Key, b.Key) }
-
-// editSet applies update-set's additions and removals to the named set of c.
-func editSet(c *ir.Chain, name string, add, remove []string, peer Peer) error {
-	st := c.Set(name)
-	if st == nil || st.Anonymous {
-		return errorf(proto.ENOENT, "chain %s has no named set %q", c.Name, name)
-	}
-	env := ir.ParseEnv{}
-	if peer != nil {
-		env.ResolveIface = func(n string) (uint32, error) { return peer.LookupIface(n, 0) }
-	}
-	for _, t := range remove {
-		el, err := parseElem(st, t, env)
-		if err != nil {
-			return errorf(proto.EINVAL, "%w", err)
-		}
-		found := false
-		for i, x := range st.Elems {
-			if sameElem(x, el) {
-				st.Elems = append(st.Elems[:i], st.Elems[i+1:]...)
-				found = true
-				break
-			}
-		}
-		if !found {
-			return errorf(proto.ENOENT, "set %s has no element %q", name, t)
-		}
-	}
-	for _, t := range add {
-		el, err := parseElem(st, t, env)
-		if err != nil {
-			return errorf(proto.EINVAL, "%w", err)
-		}
-		dup := false
-		for _, x := range st.Elems {
-			dup = dup || sameElem(x, el)
-		}
-		if !dup {
-			st.Elems = append(st.Elems, el)
-		}
-	}
-	return nil
-}

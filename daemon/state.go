@@ -53,6 +53,10 @@ type entry struct {
 	carry       []int
 	carryPolicy bool
 	carryErrors bool
+	// delta, set on an entry built from the committed one by a per-rule
+	// or set-element update, is what changed (journal_record.go): the
+	// journal records it instead of the whole chain.
+	delta *chainDelta
 }
 
 func (e *entry) name() string { return e.Chain.Name }
@@ -102,6 +106,11 @@ type State struct {
 	reloaded bool
 	// inPlaceOff makes updates always reload (benchmarks compare).
 	inPlaceOff bool
+	// jr is the open context journal (journal.go); nil until the first
+	// snapshot of this daemon, or after a failed append. epochFloor is
+	// the highest snapshot or journal epoch seen (persist_journal.go).
+	jr         *journal
+	epochFloor uint64
 }
 
 // StateConfig configures a State.

@@ -38,6 +38,17 @@ const usage = `Usage: bfcli [--runtime-dir DIR] OBJECT ACTION [OPTIONS]
   bfcli chain update-set --name NAME --set-name SET [--add ELEM]... [--remove ELEM]... [--dry-run]
   bfcli chain flush   --name NAME
   bfcli chain logs    --name NAME [--json]
+  bfcli rule insert   --chain NAME --index N (-f FILE | -s RULES) [--expect-rules N] [--dry-run]
+  bfcli rule replace  --chain NAME --index N (-f FILE | -s RULES) [--expect-rules N] [--dry-run]
+  bfcli rule delete   --chain NAME --index N [--count N] [--expect-rules N] [--dry-run]
+
+  rule commands edit one chain without sending it whole: RULES are bfcli
+  rule statements ("rule ip4.saddr 198.18.0.1 counter DROP"), parsed by
+  the daemon against the chain's hook and named sets. insert puts them
+  before rule N (N may be the rule count: append); replace replaces rules
+  N, N+1... one for one; delete removes --count rules (1) from rule N on.
+  Rules are numbered from 0, as chain get lists them. --expect-rules N
+  refuses the edit when the chain no longer has N rules.
 `
 
 // usageError is a command line mistake (exit code 2).
@@ -106,6 +117,8 @@ type opts struct {
 	options, add, remove             []string
 	dryRun, noSetContent, json       bool
 	set                              map[string]bool
+	// rule commands (rules.go)
+	index, count, expectRules int
 }
 
 var allowed = map[string][]string{
@@ -120,6 +133,10 @@ var allowed = map[string][]string{
 	"chain update-set": {"name", "set-name", "add", "remove", "dry-run"},
 	"chain flush":      {"name"},
 	"chain logs":       {"name", "json"},
+	// rule commands (rules.go)
+	"rule insert":  {"chain", "name", "index", "from-file", "from-str", "expect-rules", "dry-run"},
+	"rule replace": {"chain", "name", "index", "from-file", "from-str", "expect-rules", "dry-run"},
+	"rule delete":  {"chain", "name", "index", "count", "expect-rules", "dry-run"},
 }
 
 func parseOpts(cmd string, args []string) (*opts, error) {
@@ -136,6 +153,11 @@ func parseOpts(cmd string, args []string) (*opts, error) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "")
 	fs.BoolVar(&o.noSetContent, "no-set-content", false, "")
 	fs.BoolVar(&o.json, "json", false, "")
+	// rule commands (rules.go)
+	fs.StringVar(&o.name, "chain", "", "")
+	fs.IntVar(&o.index, "index", 0, "")
+	fs.IntVar(&o.count, "count", 1, "")
+	fs.IntVar(&o.expectRules, "expect-rules", -1, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err}
 	}
@@ -276,6 +298,10 @@ var commands = map[string]func(*env) error{
 		return err
 	},
 	"chain logs": logs,
+	// rule commands (rules.go)
+	"rule insert":  ruleCmd(proto.EditInsert),
+	"rule replace": ruleCmd(proto.EditReplace),
+	"rule delete":  ruleCmd(proto.EditDelete),
 }
 
 func chainCmd(cmd string) func(*env) error {

@@ -29,6 +29,17 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"ruleset", "get"}, 1, "is it running"},
 		{[]string{"ruleset", "set", "-s", "chain a BF_HOOK_XDP ACCEPT"}, 1, "is it running"},
 		{[]string{"ruleset", "set", "-f", dir + "/missing.bf"}, 1, "missing.bf"},
+		// rule commands (rules.go)
+		{[]string{"rule", "insert", "--index", "0", "-s", "rule udp.dport 1 DROP"}, 2, "--chain is required"},
+		{[]string{"rule", "insert", "--chain", "a", "-s", "rule udp.dport 1 DROP"}, 2, "--index is required"},
+		{[]string{"rule", "insert", "--chain", "a", "--index", "0"}, 2, "--from-file or --from-str"},
+		{[]string{"rule", "insert", "--chain", "a", "--index", "-1", "-s", "rule udp.dport 1 DROP"}, 2, "--index must be"},
+		{[]string{"rule", "insert", "--chain", "a", "--index", "0", "--count", "2", "-s", "x"}, 2, "does not apply"},
+		{[]string{"rule", "delete", "--chain", "a", "--index", "0", "-s", "x"}, 2, "does not apply"},
+		{[]string{"rule", "delete", "--chain", "a", "--index", "0", "--count", "0"}, 2, "--count must be"},
+		{[]string{"rule", "delete", "--chain", "a", "--name", "a", "--index", "0"}, 2, "same option"},
+		{[]string{"rule", "replace", "--chain", "a", "--index", "0", "--expect-rules", "-2", "-s", "x"}, 2, "--expect-rules"},
+		{[]string{"rule", "delete", "--chain", "a", "--index", "0"}, 1, "is it running"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
@@ -38,7 +49,7 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if code := Main([]string{"--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "chain update-set") {
+	if code := Main([]string{"--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "chain update-set") || !strings.Contains(out.String(), "rule insert") {
 		t.Fatalf("--help: %d %s", code, out.String())
 	}
 }

@@ -101,6 +101,11 @@ type Request struct {
 	// kernel takes it (ipt_replace, ipt_getinfo, ipt_get_entries,
 	// xt_counters_info, xt_get_revision); base64 in JSON.
 	Blob []byte `json:"blob,omitempty"`
+	// Edits and ExpectRules are chain.update-rules' arguments (rules.go):
+	// the edits, and when set, the rule count the client expects the
+	// chain to have (a different count is EAGAIN: the chain changed).
+	Edits       []RuleEdit `json:"edits,omitempty"`
+	ExpectRules *int       `json:"expect_rules,omitempty"`
 }
 
 // Counter is a packet and byte count.
@@ -218,6 +223,10 @@ func DecodeRequest(body []byte) (*Request, error) {
 		if err := checkChainShape(c); err != nil {
 			return &r, err
 		}
+	}
+	// chain.update-rules edits (rules.go).
+	if err := checkEdits(r.Edits); err != nil {
+		return &r, err
 	}
 	return &r, nil
 }
