@@ -80,8 +80,8 @@ COMMIT
 		kind ir.XTL4Kind
 		fast string
 	}{
-		{2, ir.XTL4TCP, "[ip4.proto eq tcp tcp.sport eq 0]"},
-		{2, ir.XTL4UDP, "[ip4.proto eq udp udp.sport eq 0]"},
+		{2, ir.XTL4TCP, "[ip4.proto eq tcp tcp.sport eq 0/mask:0]"},
+		{2, ir.XTL4UDP, "[ip4.proto eq udp udp.sport eq 0/mask:0]"},
 		{3, ir.XTL4TCP, "[ip4.proto eq tcp tcp.dport eq 22]"},
 		{3, ir.XTL4Multiport, ""},
 	} {
