@@ -322,14 +322,36 @@ func (g *gen) addSlowBody(c *ir.Chain, opts Options, spec *ebpf.CollectionSpec) 
 	sg := *g
 	sg.slow, sg.opt, sg.lookupAt, sg.chunkBase, sg.chunk = true, sp, map[int]int{}, g.slowIndex, 0
 	sg.chunks = nil
-	if g.uc == nil {
-		if sg.chunks, err = splitSlowChunks(len(c.Rules)); err != nil {
-			return 0, fmt.Errorf("slow body: %w", err)
-		}
-	} else {
+	if g.uc != nil {
 		uc := *g.uc
 		uc.emitted = 0
 		sg.uc = &uc
+	}
+	var progs []asm.Instructions
+	for per := slowChunkRules; ; {
+		if g.uc == nil {
+			if sg.chunks, err = splitSlowChunks(len(c.Rules), per); err != nil {
+				return 0, fmt.Errorf("slow body: %w", err)
+			}
+		}
+		var size int
+		if progs, size, err = sg.emitSlowPrograms(p); err != nil {
+			return 0, err
+		}
+		if size <= slowMaxBranches {
+			break
+		}
+		// Too many branches for one program (see slowMaxBranches): cut
+		// again with fewer rules per program, from the count just measured.
+		used := len(c.Rules)
+		if len(sg.chunks) > 0 {
+			used = sg.chunks[0].to - sg.chunks[0].from
+		}
+		next := used * slowMaxBranches / size * 9 / 10
+		if g.uc != nil || next < 1 || next >= used {
+			return 0, fmt.Errorf("slow body: a program of %d rules has %d conditional jumps, more than the %d one program may have (xt.l4 constructs: too many rules with many matches for %d tail-called programs)", used, size, slowMaxBranches, maxChunks-1)
+		}
+		per = next
 	}
 	main := spec.Programs[ProgramName]
 	arr := spec.Maps[ChunksMap]
@@ -337,19 +359,9 @@ func (g *gen) addSlowBody(c *ir.Chain, opts Options, spec *ebpf.CollectionSpec) 
 		arr = &ebpf.MapSpec{Name: ChunksMap, Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4}
 		spec.Maps[ChunksMap] = arr
 	}
-	n := max(1, len(sg.chunks))
-	arr.MaxEntries = uint32(g.slowIndex + n)
+	arr.MaxEntries = uint32(g.slowIndex + len(progs))
 	total := 0
-	for k := 0; k < n; k++ {
-		sg.b = newBuilder()
-		sg.chunk = k
-		if err := sg.emitProgram(p); err != nil {
-			return 0, fmt.Errorf("slow body program %d: %w", k, err)
-		}
-		insns, err := sg.b.finish()
-		if err != nil {
-			return 0, fmt.Errorf("slow body program %d: %w", k, err)
-		}
+	for k, insns := range progs {
 		name := chunkProgName(g.slowIndex + k)
 		insns[0] = btf.WithFuncMetadata(insns[0], &btf.Func{Name: name, Linkage: btf.GlobalFunc, Type: btfMain.Type})
 		ps := main.Copy()
@@ -359,6 +371,31 @@ func (g *gen) addSlowBody(c *ir.Chain, opts Options, spec *ebpf.CollectionSpec) 
 		total += len(insns)
 	}
 	return total, nil
+}
+
+// emitSlowPrograms emits the slow body's programs (one per chunk, or one)
+// and returns them with the most conditional jumps one of them has.
+func (sg *gen) emitSlowPrograms(p *plan) ([]asm.Instructions, int, error) {
+	n := max(1, len(sg.chunks))
+	progs := make([]asm.Instructions, 0, n)
+	longest := 0
+	for k := 0; k < n; k++ {
+		sg.b = newBuilder()
+		sg.chunk = k
+		if sg.uc != nil {
+			sg.uc.emitted = 0
+		}
+		if err := sg.emitProgram(p); err != nil {
+			return nil, 0, fmt.Errorf("slow body program %d: %w", k, err)
+		}
+		insns, err := sg.b.finish()
+		if err != nil {
+			return nil, 0, fmt.Errorf("slow body program %d: %w", k, err)
+		}
+		longest = max(longest, conditionalJumps(insns))
+		progs = append(progs, insns)
+	}
+	return progs, longest, nil
 }
 
 // needsSlowBody reports whether c or a user chain inlined into it carries
@@ -404,16 +441,39 @@ func xtl4NoUpdate(old *Program, next *ir.Chain) string {
 	return ""
 }
 
-// slowChunkRules is the number of rules per slow body program: rules
-// carrying constructs compile to about twice the instructions of their
-// fast form, and programs of 2048 such rules (about 48k instructions)
-// fail to load with EFAULT on kernel 6.18.
+// slowChunkRules is the number of rules per slow body program to start
+// from: rules carrying constructs compile to about twice the instructions
+// of their fast form.
 const slowChunkRules = 1024
 
-// splitSlowChunks cuts n linear rules into slow body programs; the fast
+// slowMaxBranches bounds a slow body program's conditional jumps. Its
+// rules are not compiled branch-free (constructs can hotdrop), and every
+// conditional branch whose two successors both go on leaves a pending
+// verifier state: more than 8192 (BPF_COMPLEXITY_LIMIT_JMP_SEQ) and the
+// load fails with EFAULT and no log (docs/BACKEND.md, "Linear chains").
+// Counting every conditional jump over-estimates the pending states, so
+// programs under this bound load (TestXTL4HeavyRules: 1024 rules of six
+// matches are about 10,000 jumps and did not).
+const slowMaxBranches = 7000
+
+// conditionalJumps counts the conditional jumps of insns.
+func conditionalJumps(insns asm.Instructions) int {
+	n := 0
+	for _, ins := range insns {
+		switch op := ins.OpCode.JumpOp(); {
+		case !ins.OpCode.Class().IsJump(), op == asm.Ja, op == asm.Call, op == asm.Exit:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// splitSlowChunks cuts n linear rules into slow body programs of at least
+// per rules (more when the tail calls would not reach them all); the fast
 // program's tail call to the first one leaves maxChunks-1 programs.
-func splitSlowChunks(n int) ([]chunkRange, error) {
-	per := max(slowChunkRules, (n+maxChunks-2)/(maxChunks-1))
+func splitSlowChunks(n, per int) ([]chunkRange, error) {
+	per = max(per, (n+maxChunks-2)/(maxChunks-1), 1)
 	var out []chunkRange
 	for from := 0; from < n || from == 0; from += per {
 		out = append(out, chunkRange{from, min(n, from+per)})
