@@ -27,6 +27,13 @@ func compileAndLoad(tb testing.TB, c *ir.Chain) *loaded {
 	if err != nil {
 		tb.Fatalf("Compile: %v", err)
 	}
+	return loadCompiled(tb, c, p)
+}
+
+// loadCompiled loads the compiled program p of chain c, closed at the end
+// of the test.
+func loadCompiled(tb testing.TB, c *ir.Chain, p *Program) *loaded {
+	tb.Helper()
 	coll, err := ebpf.NewCollectionWithOptions(p.Spec, ebpf.CollectionOptions{})
 	if err != nil {
 		var ve *ebpf.VerifierError

@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
 	"github.com/bpfilter-go/bpfilter/internal/testpkt"
 	"github.com/bpfilter-go/bpfilter/ir"
-	"github.com/cilium/ebpf"
 )
 
 // xtl4Rules is an iptables-like chain: each xt match starts with its
@@ -212,14 +210,5 @@ func compileAndLoadInRuleset(tb testing.TB, rs *ir.Ruleset, c *ir.Chain) *loaded
 	if err != nil {
 		tb.Fatalf("CompileInRuleset: %v", err)
 	}
-	coll, err := ebpf.NewCollectionWithOptions(p.Spec, ebpf.CollectionOptions{})
-	if err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			tb.Fatalf("load chain %s: %+v", c.Name, ve)
-		}
-		tb.Fatalf("load chain %s: %v", c.Name, err)
-	}
-	tb.Cleanup(func() { coll.Close() })
-	return &loaded{chain: c, prog: p, coll: coll}
+	return loadCompiled(tb, c, p)
 }
