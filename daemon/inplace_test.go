@@ -255,16 +255,7 @@ func TestCrashDuringInPlaceUpdate(t *testing.T) {
 					t.Fatalf("never reached %s", point)
 				}
 				ts.k.midUpdate = nil
-				ts.k.die(ts.pinRoot)
-				st := ts.reopen(t, true)
-				if err := st.Restore(); err != nil {
-					t.Fatal(err)
-				}
-				var held []*fakeProg
-				for _, e := range st.chains {
-					held = append(held, e.prog.(*fakeProg))
-				}
-				ts.k.gc(ts.pinRoot, held)
+				st := ts.restartAfterCrash(t)
 				if point == "journal-torn-plan" {
 					wantOld(t, ts, st)
 				} else {

@@ -288,16 +288,7 @@ func TestCrashDuringCompaction(t *testing.T) {
 			if !died {
 				t.Fatal("no compaction happened")
 			}
-			ts.k.die(ts.pinRoot)
-			st := ts.reopen(t, true)
-			if err := st.Restore(); err != nil {
-				t.Fatal(err)
-			}
-			var held []*fakeProg
-			for _, e := range st.chains {
-				held = append(held, e.prog.(*fakeProg))
-			}
-			ts.k.gc(ts.pinRoot, held)
+			st := ts.restartAfterCrash(t)
 			wantNew(t, ts, st, op.next, op.counted)
 			if des, _ := os.ReadDir(ts.pinRoot); len(des) != 1 {
 				t.Fatalf("%d pin directories remain, want 1", len(des))

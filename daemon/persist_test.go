@@ -171,16 +171,7 @@ func TestCrashDuringUpdate(t *testing.T) {
 				if !died {
 					t.Fatalf("never reached %s", point)
 				}
-				ts.k.die(ts.pinRoot)
-				st := ts.reopen(t, true)
-				if err := st.Restore(); err != nil {
-					t.Fatal(err)
-				}
-				var held []*fakeProg
-				for _, e := range st.chains {
-					held = append(held, e.prog.(*fakeProg))
-				}
-				ts.k.gc(ts.pinRoot, held)
+				st := ts.restartAfterCrash(t)
 				all, err := st.RulesetGet("cli", false)
 				if err != nil || len(all) != 1 {
 					t.Fatalf("%d chains after restart (%v), want 1", len(all), err)

@@ -68,6 +68,25 @@ func (ts *testState) reopen(t testing.TB, persistent bool) *State {
 	return NewState(cfg)
 }
 
+// restartAfterCrash is a daemon restart after a kill -9 in standard mode:
+// the fake kernel frees what only the dead process held, a new State
+// restores from the saved context and pins, then objects that neither a
+// pin nor the new State holds are freed.
+func (ts *testState) restartAfterCrash(t *testing.T) *State {
+	t.Helper()
+	ts.k.die(ts.pinRoot)
+	st := ts.reopen(t, true)
+	if err := st.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	var held []*fakeProg
+	for _, e := range st.chains {
+		held = append(held, e.prog.(*fakeProg))
+	}
+	ts.k.gc(ts.pinRoot, held)
+	return st
+}
+
 func (ts *testState) names(t *testing.T) []string {
 	t.Helper()
 	cs, err := ts.RulesetGet("cli", false)
