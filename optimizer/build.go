@@ -13,16 +13,14 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	if c == nil {
 		return nil, fmt.Errorf("optimizer: nil chain")
 	}
-	if err := c.Validate(); err != nil {
+	sh := findShared(c, opts.Previous) // shared.go
+	if err := sh.validate(c); err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
 	}
 	if prev := opts.Previous; prev != nil {
 		opts = inheritOptions(opts, prev.opts)
 	}
-	fps := make([]string, len(c.Rules))
-	for i, r := range c.Rules {
-		fps[i] = fingerprint(r)
-	}
+	fps := sh.fingerprints(c)
 	ida, err := assignIDsMatch(fps, opts.Previous, opts.CounterHeadroom)
 	if err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
@@ -36,12 +34,13 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			why[i] = "classification disabled"
 			continue
 		}
-		if opts.LiveSets && usesSet(r) {
+		set := usesSet(r)
+		if opts.LiveSets && set {
 			why[i] = "set match (live set)"
 			continue
 		}
 		if prev := opts.Previous; prev != nil && prev.classified != nil && prev.opts.LiveSets == opts.LiveSets &&
-			ida.match[i] >= 0 && !usesSet(r) {
+			ida.match[i] >= 0 && !set {
 			// Same content as a previous rule: same classification.
 			srs[i], why[i] = prev.classified[ida.match[i]], prev.classWhy[ida.match[i]]
 			continue
@@ -53,10 +52,16 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	}
 	classified, classWhy := slices.Clone(srs), slices.Clone(why)
 	segs := segmentRules(srs, opts.maxTables())
+	var segClasses [][]ClassMap
 	// Every round marks at least one more rule linear, so the loop ends;
 	// usually one re-segmentation settles it, as splitting a segment only
 	// shrinks the class counts of the rules left in it.
-	for checkReplication(srs, why, segs, opts.maxReplication()) {
+	for {
+		changed, cms := checkReplication(srs, why, segs, opts.maxReplication())
+		if !changed {
+			segClasses = cms // the class maps of the final segments
+			break
+		}
 		segs = segmentRules(srs, opts.maxTables())
 	}
 	var prevSegs []Segment
@@ -77,8 +82,8 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			if si < len(prevSegs) && prevSegs[si].Kind == SegLookup {
 				prev = &prevSegs[si]
 			}
-			if inc == nil || !inc.tables(srs, infos, s, prev) {
-				buildTables(srs, infos, s, opts, prev)
+			if inc == nil || !inc.tables(srs, infos, s, prev, segClasses[si]) {
+				buildTables(srs, infos, s, opts, prev, segClasses[si])
 			}
 		}
 	}
@@ -86,11 +91,14 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	kept.Previous = nil
 	p := &Plan{Chain: c, Segments: segs, Rules: infos, IDCap: idCap, fingerprints: fps, opts: kept,
 		classified: classified, classWhy: classWhy}
-	p.byID = make(map[uint32]int, len(infos))
+	p.byID = make([]int, idCap)
+	for id := range p.byID {
+		p.byID[id] = -1
+	}
 	for i, ri := range infos {
 		p.byID[ri.ID] = i
 	}
-	p.xtl4 = ir.ChainHasXTL4(c)
+	p.xtl4 = sh.hasXTL4(c)
 	p.Stats = computeStats(p)
 	return p, nil
 }

@@ -66,20 +66,24 @@ func coveredClasses(cm *ClassMap, lo, hi uint32) []uint16 {
 
 // checkReplication marks linear (srs[i] = nil, why[i] set) every rule of
 // the lookup segments whose ranges cover more than max classes in total
-// product. It reports whether any rule was marked.
-func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) bool {
-	changed := false
-	for _, s := range segs {
+// product. It reports whether any rule was marked, and returns the class
+// maps of every lookup segment of segs (buildClasses, before marking:
+// they are the segments' class maps when no rule was marked).
+func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) (changed bool, classes [][]ClassMap) {
+	classes = make([][]ClassMap, len(segs))
+	for si, s := range segs {
 		if s.Kind != SegLookup {
 			continue
 		}
 		cms := buildClasses(srs, s.First, s.End)
+		classes[si] = cms
 		if len(cms) == 0 {
 			continue
 		}
 		for i := s.First; i < s.End; i++ {
 			n := 1
-			for _, cp := range srs[i].comps {
+			for ci := range srs[i].comps {
+				cp := &srs[i].comps[ci]
 				if cp.kind == compClass {
 					cm := &cms[classIndex(cms, cp.field)]
 					n *= countClasses(cm, cp.lo, cp.hi)
@@ -95,7 +99,7 @@ func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) b
 			}
 		}
 	}
-	return changed
+	return changed, classes
 }
 
 // countClasses counts the classes of cm inside [lo, hi].

@@ -34,8 +34,9 @@ type Plan struct {
 	// range replication budget (reused by incremental builds).
 	classified []*shapeRule
 	classWhy   []string
-	// byID maps a rule ID to its rule index.
-	byID map[uint32]int
+	// byID maps a rule ID to its rule index (-1: no rule has the ID);
+	// IDs are below IDCap.
+	byID []int
 	// opts are the options the plan was built with (Previous cleared).
 	opts Options
 	// eval is the Go form of the tables, for Eval.
@@ -294,8 +295,10 @@ func (m *ClassMap) Array() []uint16 {
 
 // RuleByID returns the index of the rule with the given ID.
 func (p *Plan) RuleByID(id uint32) (int, bool) {
-	i, ok := p.byID[id]
-	return i, ok
+	if uint64(id) >= uint64(len(p.byID)) || p.byID[id] < 0 {
+		return 0, false
+	}
+	return p.byID[id], true
 }
 
 // MapKeySize is the key size of the table's BPF map: KeySize, plus the
