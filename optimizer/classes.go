@@ -12,7 +12,9 @@ import (
 func buildClasses(srs []*shapeRule, first, end int) []ClassMap {
 	bounds := map[ir.Field]map[uint32]bool{}
 	for i := first; i < end; i++ {
-		for _, cp := range srs[i].comps {
+		comps := srs[i].comps
+		for ci := range comps {
+			cp := &comps[ci]
 			if cp.kind != compClass {
 				continue
 			}

@@ -72,10 +72,9 @@ func refilter(s, ps *Segment, fi int, touched []bool) (Filter, bool) {
 	}
 	// The new raw bitmap of every affected address: the untouched
 	// tables' bits as before, the touched tables' from their entries.
-	for _, e := range pf.Entries {
-		k := mkFaddr(e.Key, e.PrefixLen)
-		if _, ok := affected[k]; ok {
-			affected[k] = e.raw &^ touchedBits
+	for k := range affected {
+		if j := findFilterEntry(pf.Entries, k.a[:w], k.l); j >= 0 {
+			affected[k] = pf.Entries[j].raw &^ touchedBits
 		}
 	}
 	for bit, ti := range pf.Tables {
@@ -138,15 +137,16 @@ func refilter(s, ps *Segment, fi int, touched []bool) (Filter, bool) {
 // propagate recomputes Bits (raw ORed with every ancestor's raw) of the
 // entries nested in one of the changed prefixes (sorted entries es).
 func propagate(es []FilterEntry, changed []faddr, w int) {
-	lens := map[int]bool{}
-	for _, e := range es {
-		lens[e.PrefixLen] = true
+	var lens [8*16 + 1]bool // prefix lengths of at most 16 bytes
+	for i := range es {
+		lens[es[i].PrefixLen] = true
 	}
 	var ls []int
-	for l := range lens {
-		ls = append(ls, l)
+	for l, ok := range lens {
+		if ok {
+			ls = append(ls, l)
+		}
 	}
-	sort.Ints(ls)
 	for i := range es {
 		e := &es[i]
 		nested := false
