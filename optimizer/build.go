@@ -50,17 +50,27 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 		// (Plan.xtl4, eval.go).
 		srs[i], why[i] = classify(c, ir.XTL4FastRule(c, r))
 	}
-	classified, classWhy := slices.Clone(srs), slices.Clone(why)
+	// classified and classWhy share srs and why until a rule goes over
+	// the range replication budget (rare): then srs and why are copied.
+	classified, classWhy := srs, why
 	segs := segmentRules(srs, opts.maxTables())
 	var segClasses [][]ClassMap
+	kb := newKnownBudget(opts, ida.match) // replication.go
 	// Every round marks at least one more rule linear, so the loop ends;
 	// usually one re-segmentation settles it, as splitting a segment only
 	// shrinks the class counts of the rules left in it.
 	for {
-		changed, cms := checkReplication(srs, why, segs, opts.maxReplication())
-		if !changed {
+		over, cms := checkReplication(srs, segs, opts.maxReplication(), kb)
+		if len(over) == 0 {
 			segClasses = cms // the class maps of the final segments
 			break
+		}
+		if len(srs) > 0 && &srs[0] == &classified[0] {
+			srs, why = slices.Clone(srs), slices.Clone(why)
+		}
+		for _, i := range over {
+			srs[i] = nil
+			why[i] = fmt.Sprintf("range replication over budget (more than %d classes)", opts.maxReplication())
 		}
 		segs = segmentRules(srs, opts.maxTables())
 	}

@@ -1,7 +1,6 @@
 package optimizer
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -66,12 +65,12 @@ func coveredClasses(cm *ClassMap, lo, hi uint32) []uint16 {
 	return out
 }
 
-// checkReplication marks linear (srs[i] = nil, why[i] set) every rule of
-// the lookup segments whose ranges cover more than max classes in total
-// product. It reports whether any rule was marked, and returns the class
-// maps of every lookup segment of segs (buildClasses, before marking:
-// they are the segments' class maps when no rule was marked).
-func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) (changed bool, classes [][]ClassMap) {
+// checkReplication lists the rules of the lookup segments whose ranges
+// cover more than max classes in total product (they must go linear), and
+// returns the class maps of every lookup segment of segs (buildClasses:
+// they are the segments' class maps when no rule is listed). kb, when not
+// nil, tells the rules known to be within the budget (replication.go).
+func checkReplication(srs []*shapeRule, segs []Segment, max int, kb *knownBudget) (over []int, classes [][]ClassMap) {
 	classes = make([][]ClassMap, len(segs))
 	for si, s := range segs {
 		if s.Kind != SegLookup {
@@ -82,7 +81,11 @@ func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) (
 		if len(cms) == 0 {
 			continue
 		}
+		kb.segment(cms)
 		for i := s.First; i < s.End; i++ {
+			if kb.within(i, srs[i]) {
+				continue
+			}
 			n := 1
 			for ci := range srs[i].comps {
 				cp := &srs[i].comps[ci]
@@ -95,13 +98,11 @@ func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) (
 				}
 			}
 			if n > max {
-				srs[i] = nil
-				why[i] = fmt.Sprintf("range replication over budget (more than %d classes)", max)
-				changed = true
+				over = append(over, i)
 			}
 		}
 	}
-	return changed, classes
+	return over, classes
 }
 
 // countClasses counts the classes of cm inside [lo, hi].
