@@ -13,6 +13,11 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	if c == nil {
 		return nil, fmt.Errorf("optimizer: nil chain")
 	}
+	for i, r := range c.Rules {
+		if r == nil {
+			return nil, fmt.Errorf("optimizer: chain %s: rule %d is nil", c.Name, i)
+		}
+	}
 	sh := findShared(c, opts.Previous) // shared.go
 	if err := sh.validate(c); err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -163,5 +164,20 @@ func TestSharedRulesValidation(t *testing.T) {
 	gone.Sets = nil
 	if _, err := Build(&gone, Options{Previous: sold}); err == nil {
 		t.Fatal("a shared rule naming a removed set was not validated")
+	}
+}
+
+// TestBuildNilRule: a nil rule is refused with an error, with or without a
+// previous plan (no panic).
+func TestBuildNilRule(t *testing.T) {
+	c := gen(t, rulegen.Config{Kind: rulegen.SourceAddrs, Rules: 10, Seed: 1, Hook: ir.HookXDP})
+	old := build(t, c, Options{})
+	nc := *c
+	nc.Rules = slices.Clone(c.Rules)
+	nc.Rules[5] = nil
+	for _, o := range []Options{{}, {Previous: old}} {
+		if _, err := Build(&nc, o); err == nil || !strings.Contains(err.Error(), "rule 5 is nil") {
+			t.Fatalf("nil rule: %v", err)
+		}
 	}
 }
