@@ -142,8 +142,11 @@ func (inc *incremental) tables(srs []*shapeRule, infos []RuleInfo, s *Segment, p
 		}
 		touched[ti] = true
 		t, ok := Table{}, false
-		if pt.Kind == TableHash {
+		switch pt.Kind {
+		case TableHash:
 			t, ok = inc.editHash(srs, infos, cms, pt, c)
+		case TableLPM:
+			t, ok = inc.editLPM(srs, infos, cms, pt, c) // incremental_lpm.go
 		}
 		if !ok {
 			t = inc.rebuildShape(srs, infos, s, pt)

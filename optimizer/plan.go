@@ -229,6 +229,9 @@ type Entry struct {
 	Key       []byte
 	PrefixLen int
 	Value     Value
+	// raw is, in an LPM table, the value of this very prefix before its
+	// ancestors' were propagated into Value (incremental builds).
+	raw Value
 }
 
 // ValueSize is the byte size of an encoded Value.

@@ -26,8 +26,8 @@ func buildNoShared(t *testing.T, c *ir.Chain, opts Options, incremental bool) *P
 }
 
 // sameInternals fails unless a and b agree on what Describe does not show:
-// rule IDs and priorities, fingerprints, the ID index, classification and
-// the xt.l4 flag.
+// rule IDs and priorities, fingerprints, the ID index, classification,
+// the xt.l4 flag and the LPM entries' own values.
 func sameInternals(t *testing.T, what string, a, b *Plan) {
 	t.Helper()
 	switch {
@@ -45,6 +45,20 @@ func sameInternals(t *testing.T, what string, a, b *Plan) {
 		t.Fatalf("%s: xt.l4 flag differs", what)
 	case a.Stats != b.Stats:
 		t.Fatalf("%s: stats differ: %+v / %+v", what, a.Stats, b.Stats)
+	}
+	// LPM entries' values before propagation (Entry.raw).
+	for si := range a.Segments {
+		for ti := range a.Segments[si].Tables {
+			ea, eb := a.Segments[si].Tables[ti].Entries, b.Segments[si].Tables[ti].Entries
+			if len(ea) != len(eb) {
+				t.Fatalf("%s: segment %d table %d: %d / %d entries", what, si, ti, len(ea), len(eb))
+			}
+			for i := range ea {
+				if ea[i].raw != eb[i].raw {
+					t.Fatalf("%s: segment %d table %d entry %d: raw %v / %v", what, si, ti, i, ea[i].raw, eb[i].raw)
+				}
+			}
+		}
 	}
 }
 

@@ -389,6 +389,9 @@ func (tb *tableBuilder) finishPrefix(keepLPM bool) {
 	t.Kind = TableLPM
 	var lens []int
 	byLen := map[int]map[string]Value{}
+	for i := range t.Entries {
+		t.Entries[i].raw = t.Entries[i].Value
+	}
 	for _, e := range t.Entries {
 		m := byLen[e.PrefixLen]
 		if m == nil {
