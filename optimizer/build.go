@@ -13,16 +13,19 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	if c == nil {
 		return nil, fmt.Errorf("optimizer: nil chain")
 	}
-	if err := c.Validate(); err != nil {
+	for i, r := range c.Rules {
+		if r == nil {
+			return nil, fmt.Errorf("optimizer: chain %s: rule %d is nil", c.Name, i)
+		}
+	}
+	sh := findShared(c, opts.Previous) // shared.go
+	if err := sh.validate(c); err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
 	}
 	if prev := opts.Previous; prev != nil {
 		opts = inheritOptions(opts, prev.opts)
 	}
-	fps := make([]string, len(c.Rules))
-	for i, r := range c.Rules {
-		fps[i] = fingerprint(r)
-	}
+	fps := sh.fingerprints(c)
 	ida, err := assignIDsMatch(fps, opts.Previous, opts.CounterHeadroom)
 	if err != nil {
 		return nil, fmt.Errorf("optimizer: chain %s: %w", c.Name, err)
@@ -36,12 +39,13 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			why[i] = "classification disabled"
 			continue
 		}
-		if opts.LiveSets && usesSet(r) {
+		set := usesSet(r)
+		if opts.LiveSets && set {
 			why[i] = "set match (live set)"
 			continue
 		}
 		if prev := opts.Previous; prev != nil && prev.classified != nil && prev.opts.LiveSets == opts.LiveSets &&
-			ida.match[i] >= 0 && !usesSet(r) {
+			ida.match[i] >= 0 && !set {
 			// Same content as a previous rule: same classification.
 			srs[i], why[i] = prev.classified[ida.match[i]], prev.classWhy[ida.match[i]]
 			continue
@@ -51,12 +55,28 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 		// (Plan.xtl4, eval.go).
 		srs[i], why[i] = classify(c, ir.XTL4FastRule(c, r))
 	}
-	classified, classWhy := slices.Clone(srs), slices.Clone(why)
+	// classified and classWhy share srs and why until a rule goes over
+	// the range replication budget (rare): then srs and why are copied.
+	classified, classWhy := srs, why
 	segs := segmentRules(srs, opts.maxTables())
+	var segClasses [][]ClassMap
+	kb := newKnownBudget(opts, ida.match) // replication.go
 	// Every round marks at least one more rule linear, so the loop ends;
 	// usually one re-segmentation settles it, as splitting a segment only
 	// shrinks the class counts of the rules left in it.
-	for checkReplication(srs, why, segs, opts.maxReplication()) {
+	for {
+		over, cms := checkReplication(srs, segs, opts.maxReplication(), kb)
+		if len(over) == 0 {
+			segClasses = cms // the class maps of the final segments
+			break
+		}
+		if len(srs) > 0 && &srs[0] == &classified[0] {
+			srs, why = slices.Clone(srs), slices.Clone(why)
+		}
+		for _, i := range over {
+			srs[i] = nil
+			why[i] = fmt.Sprintf("range replication over budget (more than %d classes)", opts.maxReplication())
+		}
 		segs = segmentRules(srs, opts.maxTables())
 	}
 	var prevSegs []Segment
@@ -77,8 +97,8 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 			if si < len(prevSegs) && prevSegs[si].Kind == SegLookup {
 				prev = &prevSegs[si]
 			}
-			if inc == nil || !inc.tables(srs, infos, s, prev) {
-				buildTables(srs, infos, s, opts, prev)
+			if inc == nil || !inc.tables(srs, infos, s, prev, segClasses[si]) {
+				buildTables(srs, infos, s, opts, prev, segClasses[si])
 			}
 		}
 	}
@@ -86,11 +106,14 @@ func Build(c *ir.Chain, opts Options) (*Plan, error) {
 	kept.Previous = nil
 	p := &Plan{Chain: c, Segments: segs, Rules: infos, IDCap: idCap, fingerprints: fps, opts: kept,
 		classified: classified, classWhy: classWhy}
-	p.byID = make(map[uint32]int, len(infos))
+	p.byID = make([]int, idCap)
+	for id := range p.byID {
+		p.byID[id] = -1
+	}
 	for i, ri := range infos {
 		p.byID[ri.ID] = i
 	}
-	p.xtl4 = ir.ChainHasXTL4(c)
+	p.xtl4 = sh.hasXTL4(c)
 	p.Stats = computeStats(p)
 	return p, nil
 }

@@ -1,7 +1,6 @@
 package optimizer
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -12,7 +11,9 @@ import (
 func buildClasses(srs []*shapeRule, first, end int) []ClassMap {
 	bounds := map[ir.Field]map[uint32]bool{}
 	for i := first; i < end; i++ {
-		for _, cp := range srs[i].comps {
+		comps := srs[i].comps
+		for ci := range comps {
+			cp := &comps[ci]
 			if cp.kind != compClass {
 				continue
 			}
@@ -64,22 +65,30 @@ func coveredClasses(cm *ClassMap, lo, hi uint32) []uint16 {
 	return out
 }
 
-// checkReplication marks linear (srs[i] = nil, why[i] set) every rule of
-// the lookup segments whose ranges cover more than max classes in total
-// product. It reports whether any rule was marked.
-func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) bool {
-	changed := false
-	for _, s := range segs {
+// checkReplication lists the rules of the lookup segments whose ranges
+// cover more than max classes in total product (they must go linear), and
+// returns the class maps of every lookup segment of segs (buildClasses:
+// they are the segments' class maps when no rule is listed). kb, when not
+// nil, tells the rules known to be within the budget (replication.go).
+func checkReplication(srs []*shapeRule, segs []Segment, max int, kb *knownBudget) (over []int, classes [][]ClassMap) {
+	classes = make([][]ClassMap, len(segs))
+	for si, s := range segs {
 		if s.Kind != SegLookup {
 			continue
 		}
 		cms := buildClasses(srs, s.First, s.End)
+		classes[si] = cms
 		if len(cms) == 0 {
 			continue
 		}
+		kb.segment(cms)
 		for i := s.First; i < s.End; i++ {
+			if kb.within(i, srs[i]) {
+				continue
+			}
 			n := 1
-			for _, cp := range srs[i].comps {
+			for ci := range srs[i].comps {
+				cp := &srs[i].comps[ci]
 				if cp.kind == compClass {
 					cm := &cms[classIndex(cms, cp.field)]
 					n *= countClasses(cm, cp.lo, cp.hi)
@@ -89,13 +98,11 @@ func checkReplication(srs []*shapeRule, why []string, segs []Segment, max int) b
 				}
 			}
 			if n > max {
-				srs[i] = nil
-				why[i] = fmt.Sprintf("range replication over budget (more than %d classes)", max)
-				changed = true
+				over = append(over, i)
 			}
 		}
 	}
-	return changed
+	return over, classes
 }
 
 // countClasses counts the classes of cm inside [lo, hi].

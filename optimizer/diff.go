@@ -152,7 +152,7 @@ func Diff(old, new *Plan) (Delta, error) {
 		}
 	}
 	for i, ri := range new.Rules {
-		oi, ok := old.byID[ri.ID]
+		oi, ok := old.RuleByID(ri.ID)
 		if ok && old.fingerprints[oi] == new.fingerprints[i] {
 			continue
 		}
@@ -282,7 +282,11 @@ func mergeSorted[E any](a, b []E, key func(E) ([]byte, int), same func(x, y E) b
 		default:
 			ka, pa := key(a[i])
 			kb, pb := key(b[j])
-			c = bytes.Compare(ka, kb)
+			// Plans of an incremental build share the key bytes of
+			// their unchanged entries: the same bytes are equal.
+			if !sameBacking(ka, kb) {
+				c = bytes.Compare(ka, kb)
+			}
 			if c == 0 {
 				c = pa - pb
 			}

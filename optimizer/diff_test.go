@@ -132,7 +132,7 @@ func sameIDs(t *testing.T, old, new *Plan) int {
 	t.Helper()
 	kept := 0
 	for i := range new.Rules {
-		if oi, ok := old.byID[new.Rules[i].ID]; ok && old.fingerprints[oi] == new.fingerprints[i] {
+		if oi, ok := old.RuleByID(new.Rules[i].ID); ok && old.fingerprints[oi] == new.fingerprints[i] {
 			kept++
 		}
 	}

@@ -179,7 +179,7 @@ func (p *Plan) run(rs *ir.Ruleset, pkt *ir.Packet, cost *Cost) ir.Result {
 		if !hit {
 			continue
 		}
-		i, ok := p.byID[best.ID]
+		i, ok := p.RuleByID(best.ID)
 		if !ok {
 			continue
 		}

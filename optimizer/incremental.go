@@ -74,14 +74,14 @@ type shapeChange struct {
 	added, removed []int
 }
 
-// tables fills the tables and filters of lookup segment s by editing the
-// previous plan's segment ps; false when it cannot (then nothing useful
+// tables fills the tables and filters of lookup segment s, whose class
+// maps are cms (buildClasses), by editing the previous plan's segment ps;
+// false when it cannot (then nothing useful
 // was set and the caller builds the segment in full).
-func (inc *incremental) tables(srs []*shapeRule, infos []RuleInfo, s *Segment, ps *Segment) bool {
+func (inc *incremental) tables(srs []*shapeRule, infos []RuleInfo, s *Segment, ps *Segment, cms []ClassMap) bool {
 	if ps == nil || ps.Kind != SegLookup {
 		return false
 	}
-	cms := buildClasses(srs, s.First, s.End)
 	if !sameClassMaps(cms, ps.Classes) {
 		return false
 	}
@@ -142,8 +142,11 @@ func (inc *incremental) tables(srs []*shapeRule, infos []RuleInfo, s *Segment, p
 		}
 		touched[ti] = true
 		t, ok := Table{}, false
-		if pt.Kind == TableHash {
+		switch pt.Kind {
+		case TableHash:
 			t, ok = inc.editHash(srs, infos, cms, pt, c)
+		case TableLPM:
+			t, ok = inc.editLPM(srs, infos, cms, pt, c) // incremental_lpm.go
 		}
 		if !ok {
 			t = inc.rebuildShape(srs, infos, s, pt)

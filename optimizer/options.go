@@ -39,7 +39,11 @@ type Options struct {
 	// knobs above are taken from the options Previous was built with. Build
 	// then keeps the stable ID and priority of every unchanged rule and
 	// the capacity of every unchanged table, so Diff can turn the change
-	// into map updates and counters of unchanged rules survive.
+	// into map updates and counters of unchanged rules survive. A rule
+	// of the chain that is the same *ir.Rule value as one of
+	// Previous.Chain must be unmodified since Previous was built (plans
+	// never modify rules): Build takes its fingerprint and validation
+	// from Previous (shared.go).
 	Previous *Plan
 }
 
@@ -69,8 +73,8 @@ func (o Options) maxReplication() int {
 
 // usesSet reports whether rule r has a set match.
 func usesSet(r *ir.Rule) bool {
-	for _, m := range r.Matches {
-		if m.Op == ir.OpIn {
+	for i := range r.Matches {
+		if r.Matches[i].Op == ir.OpIn {
 			return true
 		}
 	}

@@ -34,8 +34,9 @@ type Plan struct {
 	// range replication budget (reused by incremental builds).
 	classified []*shapeRule
 	classWhy   []string
-	// byID maps a rule ID to its rule index.
-	byID map[uint32]int
+	// byID maps a rule ID to its rule index (-1: no rule has the ID);
+	// IDs are below IDCap.
+	byID []int
 	// opts are the options the plan was built with (Previous cleared).
 	opts Options
 	// eval is the Go form of the tables, for Eval.
@@ -228,6 +229,9 @@ type Entry struct {
 	Key       []byte
 	PrefixLen int
 	Value     Value
+	// raw is, in an LPM table, the value of this very prefix before its
+	// ancestors' were propagated into Value (incremental builds).
+	raw Value
 }
 
 // ValueSize is the byte size of an encoded Value.
@@ -294,8 +298,10 @@ func (m *ClassMap) Array() []uint16 {
 
 // RuleByID returns the index of the rule with the given ID.
 func (p *Plan) RuleByID(id uint32) (int, bool) {
-	i, ok := p.byID[id]
-	return i, ok
+	if uint64(id) >= uint64(len(p.byID)) || p.byID[id] < 0 {
+		return 0, false
+	}
+	return p.byID[id], true
 }
 
 // MapKeySize is the key size of the table's BPF map: KeySize, plus the

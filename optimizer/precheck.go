@@ -158,29 +158,6 @@ type PrecheckDelta struct {
 	Updates        []BucketUpdate
 }
 
-// diffPrechecks lists the slots whose bitmap changed; nil when no table of
-// the precheck changed (shared entries).
-func diffPrechecks(os, ns *Segment, pi int) []BucketUpdate {
-	changed := false
-	for _, ti := range ns.Prechecks[pi].Tables {
-		if !sameBacking(os.Tables[ti].Entries, ns.Tables[ti].Entries) {
-			changed = true
-			break
-		}
-	}
-	if !changed {
-		return nil
-	}
-	oa, na := os.Prechecks[pi].Array(os), ns.Prechecks[pi].Array(ns)
-	var u []BucketUpdate
-	for i := range na {
-		if oa[i] != na[i] {
-			u = append(u, BucketUpdate{Bucket: uint32(i), Value: na[i]})
-		}
-	}
-	return u
-}
-
 // precheckStructureChange compares the prechecks' fields and tables (code).
 func precheckStructureChange(os, ns *Segment) bool {
 	if len(os.Prechecks) != len(ns.Prechecks) {

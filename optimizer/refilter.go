@@ -72,10 +72,9 @@ func refilter(s, ps *Segment, fi int, touched []bool) (Filter, bool) {
 	}
 	// The new raw bitmap of every affected address: the untouched
 	// tables' bits as before, the touched tables' from their entries.
-	for _, e := range pf.Entries {
-		k := mkFaddr(e.Key, e.PrefixLen)
-		if _, ok := affected[k]; ok {
-			affected[k] = e.raw &^ touchedBits
+	for k := range affected {
+		if j := findFilterEntry(pf.Entries, k.a[:w], k.l); j >= 0 {
+			affected[k] = pf.Entries[j].raw &^ touchedBits
 		}
 	}
 	for bit, ti := range pf.Tables {
@@ -84,6 +83,16 @@ func refilter(s, ps *Segment, fi int, touched []bool) (Filter, bool) {
 		}
 		nt := &s.Tables[ti]
 		kp, plen, _ := filterPart(nt, pf.Field)
+		if kp.Offset == 0 {
+			// The address leads the key: look the few affected
+			// addresses up rather than scanning the table.
+			for k, b := range affected {
+				if tableHasAddr(nt, kp, plen, w, k) {
+					affected[k] = b | 1<<bit
+				}
+			}
+			continue
+		}
 		for i := range nt.Entries {
 			k := tableAddr(nt, kp, plen, w, &nt.Entries[i])
 			if b, ok := affected[k]; ok {
@@ -138,38 +147,59 @@ func refilter(s, ps *Segment, fi int, touched []bool) (Filter, bool) {
 // propagate recomputes Bits (raw ORed with every ancestor's raw) of the
 // entries nested in one of the changed prefixes (sorted entries es).
 func propagate(es []FilterEntry, changed []faddr, w int) {
-	lens := map[int]bool{}
-	for _, e := range es {
-		lens[e.PrefixLen] = true
+	var lens [8*16 + 1]bool // prefix lengths of at most 16 bytes
+	for i := range es {
+		lens[es[i].PrefixLen] = true
 	}
 	var ls []int
-	for l := range lens {
-		ls = append(ls, l)
+	for l, ok := range lens {
+		if ok {
+			ls = append(ls, l)
+		}
 	}
-	sort.Ints(ls)
-	for i := range es {
-		e := &es[i]
-		nested := false
-		for _, c := range changed {
-			if c.l <= e.PrefixLen && inPrefix(e.Key, c.a[:w], c.l) {
-				nested = true
-				break
+	// The entries nested in a changed prefix follow it in the sorted
+	// entries (its key has no bits past its length); one nested in
+	// several is recomputed several times, from the raw bitmaps only.
+	for _, c := range changed {
+		p := c.a[:w]
+		lo := and(p, ir.PrefixMask(c.l, w)) // the smallest key in p/l
+		i := sort.Search(len(es), func(i int) bool { return bytes.Compare(es[i].Key, lo) >= 0 })
+		for ; i < len(es) && inPrefix(es[i].Key, p, c.l); i++ {
+			if c.l <= es[i].PrefixLen {
+				recomputeBits(es, i, ls, w)
 			}
 		}
-		if !nested {
-			continue
-		}
-		b := e.raw
-		for _, l := range ls {
-			if l >= e.PrefixLen {
-				break
-			}
-			if j := findFilterEntry(es, and(e.Key, ir.PrefixMask(l, w)), l); j >= 0 {
-				b |= es[j].raw
-			}
-		}
-		e.Bits = b
 	}
+}
+
+// recomputeBits sets the Bits of entry i of es to its raw bitmap ORed with
+// those of the entries containing it (ls: the prefix lengths present).
+func recomputeBits(es []FilterEntry, i int, ls []int, w int) {
+	e := &es[i]
+	b := e.raw
+	for _, l := range ls {
+		if l >= e.PrefixLen {
+			break
+		}
+		if j := findFilterEntry(es, and(e.Key, ir.PrefixMask(l, w)), l); j >= 0 {
+			b |= es[j].raw
+		}
+	}
+	e.Bits = b
+}
+
+// tableHasAddr reports whether table t, whose filter part kp leads the key
+// (Offset 0), has an entry of filter address k (plen from filterPart).
+func tableHasAddr(t *Table, kp *KeyPart, plen, w int, k faddr) bool {
+	es := t.Entries
+	a := k.a[:w]
+	i := sort.Search(len(es), func(i int) bool { return bytes.Compare(es[i].Key[:w], a) >= 0 })
+	for ; i < len(es) && bytes.Equal(es[i].Key[:w], a); i++ {
+		if tableAddr(t, kp, plen, w, &es[i]).l == k.l {
+			return true
+		}
+	}
+	return false
 }
 
 // inPrefix reports whether key lies in prefix p/l (p has no bits past l).

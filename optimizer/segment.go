@@ -6,22 +6,27 @@ package optimizer
 func segmentRules(srs []*shapeRule, maxTables int) []Segment {
 	var segs []Segment
 	var shapes map[string]bool
+	last := "" // the shape of the previous rule, already in shapes
 	for i, sr := range srs {
-		last := len(segs) - 1
+		ls := len(segs) - 1
 		if sr == nil {
-			if last >= 0 && segs[last].Kind == SegLinear {
-				segs[last].End = i + 1
+			if ls >= 0 && segs[ls].Kind == SegLinear {
+				segs[ls].End = i + 1
 				continue
 			}
 			segs = append(segs, Segment{Kind: SegLinear, First: i, End: i + 1})
 			continue
 		}
-		if last >= 0 && segs[last].Kind == SegLookup {
-			if sr.shape == "" || shapes[sr.shape] || len(shapes) < maxTables {
-				if sr.shape != "" {
-					shapes[sr.shape] = true
-				}
-				segs[last].End = i + 1
+		if ls >= 0 && segs[ls].Kind == SegLookup {
+			if sr.shape == "" || sr.shape == last || shapes[sr.shape] {
+				segs[ls].End = i + 1
+				last = sr.shape
+				continue
+			}
+			if len(shapes) < maxTables {
+				shapes[sr.shape] = true
+				segs[ls].End = i + 1
+				last = sr.shape
 				continue
 			}
 		}
@@ -29,6 +34,7 @@ func segmentRules(srs []*shapeRule, maxTables int) []Segment {
 		if sr.shape != "" {
 			shapes[sr.shape] = true
 		}
+		last = sr.shape
 		segs = append(segs, Segment{Kind: SegLookup, First: i, End: i + 1})
 	}
 	return segs

@@ -27,8 +27,8 @@ func entryID(key []byte, plen int) string {
 
 // buildTables groups the rules of lookup segment s by shape and fills one
 // table per shape.
-func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, prev *Segment) {
-	s.Classes = buildClasses(srs, s.First, s.End)
+func buildTables(srs []*shapeRule, infos []RuleInfo, s *Segment, opts Options, prev *Segment, cms []ClassMap) {
+	s.Classes = cms
 	groups := map[string][]int{}
 	var shapes []string
 	for i := s.First; i < s.End; i++ {
@@ -389,6 +389,9 @@ func (tb *tableBuilder) finishPrefix(keepLPM bool) {
 	t.Kind = TableLPM
 	var lens []int
 	byLen := map[int]map[string]Value{}
+	for i := range t.Entries {
+		t.Entries[i].raw = t.Entries[i].Value
+	}
 	for _, e := range t.Entries {
 		m := byLen[e.PrefixLen]
 		if m == nil {
