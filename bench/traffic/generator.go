@@ -78,12 +78,34 @@ func (g *Generator) Send(n uint32) (Sample, error) {
 	if err != nil {
 		return Sample{}, fmt.Errorf("XDP live-frame transmit: %w", err)
 	}
-	time.Sleep(20 * time.Millisecond) // let the last batch drain
-	after, err := g.topo.Delivered()
+	after, err := g.settled()
 	if err != nil {
 		return Sample{}, err
 	}
 	return Sample{Sent: uint64(n), Delivered: after - before, Elapsed: elapsed}, nil
+}
+
+// settled reads the DUT's delivered count once the last frames have gone
+// through: when two reads 20 ms apart agree (at most 1 s), as on a busy
+// machine the receiving side can still be working through its backlog
+// after the transmit returned.
+func (g *Generator) settled() (uint64, error) {
+	prev, err := g.topo.Delivered()
+	if err != nil {
+		return 0, err
+	}
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		cur, err := g.topo.Delivered()
+		if err != nil {
+			return 0, err
+		}
+		if cur == prev {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, nil
 }
 
 // SendFor sends for about d: a short probe estimates the rate, then one

@@ -55,9 +55,20 @@ func TestHarnessMeasuresWhatPasses(t *testing.T) {
 	fws := []Firewall{None{}, IptablesLegacy{}, Nft{},
 		&Bpfilter{Hook: ir.HookNFLocalIn}, &Bpfilter{Hook: ir.HookTCIngress}, &Bpfilter{Hook: ir.HookXDP}}
 	for _, fw := range fws {
-		s, err := measure(topo, g, fw, 50, 50*time.Millisecond)
-		if err != nil {
-			t.Fatalf("%s: %v", fw.Name(), err)
+		// Rules that match would drop packets in every attempt; on a
+		// machine busy with other tests the receiver can also fall behind
+		// and its queues overflow (seen once on XDP: 5758 of 70114), which
+		// does not repeat: up to three attempts.
+		var s Sample
+		for attempt := 1; attempt <= 3; attempt++ {
+			var err error
+			if s, err = measure(topo, g, fw, 50, 50*time.Millisecond); err != nil {
+				t.Fatalf("%s: %v", fw.Name(), err)
+			}
+			if s.Sent >= 10000 && s.Delivered == s.Sent {
+				break
+			}
+			t.Logf("%s: attempt %d: %d of %d packets delivered", fw.Name(), attempt, s.Delivered, s.Sent)
 		}
 		if s.Sent < 10000 || s.Delivered != s.Sent {
 			t.Errorf("%s: %d of %d packets delivered, want all of at least 10000 (the rules do not match)", fw.Name(), s.Delivered, s.Sent)
