@@ -348,8 +348,8 @@ func (g *gen) addSlowBody(c *ir.Chain, opts Options, spec *ebpf.CollectionSpec) 
 			used = sg.chunks[0].to - sg.chunks[0].from
 		}
 		next := used * slowMaxBranches / size * 9 / 10
-		if g.uc != nil || next < 1 || next >= used {
-			return 0, fmt.Errorf("slow body: a program of %d rules has %d conditional jumps, more than the %d one program may have (xt.l4 constructs: too many rules with many matches for %d tail-called programs)", used, size, slowMaxBranches, maxChunks-1)
+		if g.uc != nil || next < 1 || next >= used || next < minSlowChunkRules(len(c.Rules)) {
+			return 0, fmt.Errorf("slow body: a program of %d rules has %d conditional jumps, more than the %d one program may have: the chain's iptables tcp/udp/icmp/multiport matches need every rule as code in at most %d tail-called programs (%d rules are too many)", used, size, slowMaxBranches, maxChunks-1, len(c.Rules))
 		}
 		per = next
 	}
@@ -469,11 +469,17 @@ func conditionalJumps(insns asm.Instructions) int {
 	return n
 }
 
+// minSlowChunkRules is the fewest rules per slow body program that fit n
+// rules in the maxChunks-1 programs the tail calls reach.
+func minSlowChunkRules(n int) int {
+	return max(1, (n+maxChunks-2)/(maxChunks-1))
+}
+
 // splitSlowChunks cuts n linear rules into slow body programs of at least
 // per rules (more when the tail calls would not reach them all); the fast
 // program's tail call to the first one leaves maxChunks-1 programs.
 func splitSlowChunks(n, per int) ([]chunkRange, error) {
-	per = max(per, (n+maxChunks-2)/(maxChunks-1), 1)
+	per = max(per, minSlowChunkRules(n))
 	var out []chunkRange
 	for from := 0; from < n || from == 0; from += per {
 		out = append(out, chunkRange{from, min(n, from+per)})

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bpfilter-go/bpfilter/internal/testpkt"
@@ -48,5 +49,26 @@ func TestXTL4HeavyRules(t *testing.T) {
 	}
 	for _, fr := range [][]byte{tcp(1, 2281, 20), tcp(1, 2281, 10), tcp(2, 2282, 10), tcp(1, 9999, 19), tcp(1, 2281, 4)} {
 		checkPacketCounters(t, l, c, testPacket{frame: fr}, func() string { return "heavy chain" })
+	}
+}
+
+// TestXTL4TooManyRules: a chain whose slow body cannot fit the programs
+// the tail calls reach is refused with an error naming the cause (it once
+// looped forever re-cutting the programs).
+func TestXTL4TooManyRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("60000-rule chain: skipped with -short")
+	}
+	c := &ir.Chain{Name: "huge", Hook: ir.HookNFForward, Policy: ir.Verdict{Kind: ir.Accept}}
+	for i := 0; i < 60000; i++ {
+		p := uint16(1000 + i)
+		c.Rules = append(c.Rules, &ir.Rule{Matches: []ir.Match{
+			{Field: ir.IP4Proto, Op: ir.OpEq, Value: []byte{ir.ProtoTCP}}, ir.XTL4Match(ir.XTL4TCP),
+			{Field: ir.TCPDport, Op: ir.OpEq, Value: []byte{byte(p >> 8), byte(p)}},
+		}, Counter: true, Verdict: ir.Verdict{Kind: ir.Drop}})
+	}
+	_, err := Compile(c, Options{})
+	if err == nil || !strings.Contains(err.Error(), "tail-called programs") {
+		t.Fatalf("Compile of 60000 rules with constructs: %v, want the slow body refused", err)
 	}
 }
