@@ -347,8 +347,8 @@ func (g *gen) addSlowBody(c *ir.Chain, opts Options, spec *ebpf.CollectionSpec) 
 		if len(sg.chunks) > 0 {
 			used = sg.chunks[0].to - sg.chunks[0].from
 		}
-		next := used * slowMaxBranches / size * 9 / 10
-		if g.uc != nil || next < 1 || next >= used || next < minSlowChunkRules(len(c.Rules)) {
+		next := max(used*slowMaxBranches/size*9/10, minSlowChunkRules(len(c.Rules)))
+		if g.uc != nil || next >= used {
 			return 0, fmt.Errorf("slow body: a program of %d rules has %d conditional jumps, more than the %d one program may have: the chain's iptables tcp/udp/icmp/multiport matches need every rule as code in at most %d tail-called programs (%d rules are too many)", used, size, slowMaxBranches, maxChunks-1, len(c.Rules))
 		}
 		per = next
