@@ -260,29 +260,11 @@ func (inc *incremental) editHash(srs []*shapeRule, infos []RuleInfo, cms []Class
 		if len(old) > 0 && bytes.Equal(old[0].Key, ke.key) {
 			old = old[1:]
 		}
-		for _, v := range ke.removed {
-			x := slices.Index(list, v)
-			if x < 0 {
-				return Table{}, false // not what the previous build recorded
-			}
-			list = slices.Delete(list, x, x+1)
+		list, ok := editValues(list, ke.removed, ke.add)
+		if !ok {
+			return Table{}, false // not what the previous build recorded
 		}
-		for _, v := range ke.add {
-			list = insertValue(list, v)
-		}
-		if _, had := dups[id]; had || len(list) > 1 {
-			if !cloned {
-				dups, cloned = maps.Clone(dups), true
-				if dups == nil {
-					dups = map[string][]Value{}
-				}
-			}
-			if len(list) > 1 {
-				dups[id] = list
-			} else {
-				delete(dups, id)
-			}
-		}
+		dups, cloned = recordDups(dups, cloned, id, list)
 		if len(list) > 0 {
 			out = append(out, Entry{Key: ke.key, PrefixLen: plen, Value: list[0]})
 		}
@@ -348,4 +330,42 @@ func (inc *incremental) filters(s *Segment, ps *Segment, touched []bool) {
 		}
 		s.Filters[fi] = f
 	}
+}
+
+// editValues removes the values removed from list (the values a table key
+// holds, first wins) and inserts the values add in order; ok is false when
+// a removed value is not in list (not what the previous build recorded).
+func editValues(list, removed, add []Value) ([]Value, bool) {
+	for _, v := range removed {
+		x := slices.Index(list, v)
+		if x < 0 {
+			return nil, false
+		}
+		list = slices.Delete(list, x, x+1)
+	}
+	for _, v := range add {
+		list = insertValue(list, v)
+	}
+	return list, true
+}
+
+// recordDups keeps dups (the keys holding two or more values) in step with
+// the edited list of key id. dups may be shared with the previous plan: it
+// is copied on the first write (cloned says whether it was already).
+func recordDups(dups map[string][]Value, cloned bool, id string, list []Value) (map[string][]Value, bool) {
+	if _, had := dups[id]; !had && len(list) <= 1 {
+		return dups, cloned
+	}
+	if !cloned {
+		dups, cloned = maps.Clone(dups), true
+		if dups == nil {
+			dups = map[string][]Value{}
+		}
+	}
+	if len(list) > 1 {
+		dups[id] = list
+	} else {
+		delete(dups, id)
+	}
+	return dups, cloned
 }

@@ -88,29 +88,11 @@ func (inc *incremental) editLPM(srs []*shapeRule, infos []RuleInfo, cms []ClassM
 		if here {
 			old = old[1:]
 		}
-		for _, v := range ke.removed {
-			x := slices.Index(list, v)
-			if x < 0 {
-				return Table{}, false // not what the previous build recorded
-			}
-			list = slices.Delete(list, x, x+1)
+		list, ok := editValues(list, ke.removed, ke.add)
+		if !ok {
+			return Table{}, false // not what the previous build recorded
 		}
-		for _, v := range ke.add {
-			list = insertValue(list, v)
-		}
-		if _, had := dups[id]; had || len(list) > 1 {
-			if !cloned {
-				dups, cloned = maps.Clone(dups), true
-				if dups == nil {
-					dups = map[string][]Value{}
-				}
-			}
-			if len(list) > 1 {
-				dups[id] = list
-			} else {
-				delete(dups, id)
-			}
-		}
+		dups, cloned = recordDups(dups, cloned, id, list)
 		if len(list) > 0 {
 			out = append(out, Entry{Key: ke.key, PrefixLen: ke.plen, Value: list[0], raw: list[0]})
 		}
