@@ -2,7 +2,6 @@ package backend
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/bpfilter-go/bpfilter/ir"
@@ -37,32 +36,15 @@ func BenchmarkPlanUpdate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		host := &ir.Rule{Counter: true, Matches: []ir.Match{{Field: ir.IP4Saddr, Op: ir.OpEq, Value: []byte{198, 19, 250, 1}}}, Verdict: ir.Verdict{Kind: ir.Drop}}
-		at := n / 2
-		edits := []struct {
-			name string
-			edit func([]*ir.Rule) []*ir.Rule
-		}{
-			{"replace", func(rs []*ir.Rule) []*ir.Rule { rs[at] = host; return rs }},
-			{"insert", func(rs []*ir.Rule) []*ir.Rule { return slices.Insert(rs, at, host) }},
-			{"delete", func(rs []*ir.Rule) []*ir.Rule { return slices.Delete(rs, at, at+1) }},
-		}
-		for _, e := range edits {
-			for _, share := range []string{"shared", "copied"} {
-				next := *c
-				if share == "copied" {
-					next = *c.Clone()
-				}
-				next.Rules = e.edit(slices.Clone(next.Rules))
-				b.Run(fmt.Sprintf("%s/%d/%s/%s", kind, n, e.name, share), func(b *testing.B) {
-					for b.Loop() {
-						u, reason, err := PlanUpdate(old, &next, Options{})
-						if err != nil || u == nil {
-							b.Fatalf("want an update: %q %v", reason, err)
-						}
+		for _, e := range rulegen.OneRuleEdits(c) {
+			b.Run(fmt.Sprintf("%s/%d/%s", kind, n, e.Name), func(b *testing.B) {
+				for b.Loop() {
+					u, reason, err := PlanUpdate(old, e.Next, Options{})
+					if err != nil || u == nil {
+						b.Fatalf("want an update: %q %v", reason, err)
 					}
-				})
-			}
+				}
+			})
 		}
 	}
 }

@@ -2,12 +2,10 @@ package engine_test
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/bpfilter-go/bpfilter/engine"
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
-	"github.com/bpfilter-go/bpfilter/ir"
 	"github.com/bpfilter-go/bpfilter/optimizer/rulegen"
 )
 
@@ -35,32 +33,15 @@ func BenchmarkPrepareUpdate(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { lc.Close() })
-		host := &ir.Rule{Counter: true, Matches: []ir.Match{{Field: ir.IP4Saddr, Op: ir.OpEq, Value: []byte{198, 19, 250, 1}}}, Verdict: ir.Verdict{Kind: ir.Drop}}
-		at := n / 2
-		edits := []struct {
-			name string
-			edit func([]*ir.Rule) []*ir.Rule
-		}{
-			{"replace", func(rs []*ir.Rule) []*ir.Rule { rs[at] = host; return rs }},
-			{"insert", func(rs []*ir.Rule) []*ir.Rule { return slices.Insert(rs, at, host) }},
-			{"delete", func(rs []*ir.Rule) []*ir.Rule { return slices.Delete(rs, at, at+1) }},
-		}
-		for _, e := range edits {
-			for _, share := range []string{"shared", "copied"} {
-				next := *c
-				if share == "copied" {
-					next = *c.Clone()
-				}
-				next.Rules = e.edit(slices.Clone(next.Rules))
-				b.Run(fmt.Sprintf("%s/%d/%s/%s", kind, n, e.name, share), func(b *testing.B) {
-					for b.Loop() {
-						pu, reason, err := lc.PrepareUpdate(&next)
-						if err != nil || pu == nil {
-							b.Fatalf("want an in-place update: %q %v", reason, err)
-						}
+		for _, e := range rulegen.OneRuleEdits(c) {
+			b.Run(fmt.Sprintf("%s/%d/%s", kind, n, e.Name), func(b *testing.B) {
+				for b.Loop() {
+					pu, reason, err := lc.PrepareUpdate(e.Next)
+					if err != nil || pu == nil {
+						b.Fatalf("want an in-place update: %q %v", reason, err)
 					}
-				})
-			}
+				}
+			})
 		}
 	}
 }
