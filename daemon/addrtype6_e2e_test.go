@@ -1,56 +1,11 @@
 package daemon
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/bpfilter-go/bpfilter/compat/iptables"
-	"github.com/bpfilter-go/bpfilter/daemon/client"
-	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
 )
-
-// ip6tRestoreHelper is iptRestoreHelper for ip6tables.
-const ip6tRestoreHelper = "ip6t-restore"
-
-func init() {
-	testenv.RegisterHelper(ip6tRestoreHelper, func(args []string) error {
-		if len(args) != 2 {
-			return fmt.Errorf("usage: %s <runtime dir> <restore file>", ip6tRestoreHelper)
-		}
-		f, err := os.Open(args[1])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		c, err := client.Dial(args[0])
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		conn := &iptables.DaemonConn{C: c, Fam: abi.IPv6}
-		ts := iptables.DaemonTables(conn)
-		if code := iptables.RestoreMain(ts, nil, f, os.Stdout, os.Stderr); code != iptables.ExitOK {
-			return fmt.Errorf("ip6tables-restore exited %d", code)
-		}
-		return ts.CommitDaemon(conn, false)
-	})
-}
-
-// ip6tRestore applies an ip6tables-restore text to e's daemon from ns.
-func (e *e2eEnv) ip6tRestore(ns *testenv.Netns, text string) {
-	e.t.Helper()
-	p := filepath.Join(e.t.TempDir(), "rules.v6")
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	if out, err := ns.Run("env", testenv.HelperEnv(ip6tRestoreHelper), os.Args[0], e.run, p); err != nil {
-		e.t.Fatalf("ip6tables-restore: %v: %s", err, out)
-	}
-}
 
 const at6Ruleset = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
 	"-A OUTPUT -p udp -m udp --dport 9999 -m addrtype --dst-type LOCAL -j DROP\n" +

@@ -19,44 +19,71 @@ import (
 )
 
 // iptRestoreHelper is a helper job (run inside a test namespace): it
-// applies an iptables-restore file to the daemon of a runtime directory,
-// as bpfilter-iptables' iptables-restore does.
+// applies an iptables-restore (family 4) or ip6tables-restore (family 6)
+// file to the daemon of a runtime directory, as bpfilter-iptables'
+// restore commands do.
 const iptRestoreHelper = "ipt-restore"
 
 func init() {
 	testenv.RegisterHelper(iptRestoreHelper, func(args []string) error {
-		if len(args) != 2 {
-			return fmt.Errorf("usage: %s <runtime dir> <restore file>", iptRestoreHelper)
+		if len(args) != 3 || (args[0] != "4" && args[0] != "6") {
+			return fmt.Errorf("usage: %s <4|6> <runtime dir> <restore file>", iptRestoreHelper)
 		}
-		f, err := os.Open(args[1])
+		fam := abi.IPv4
+		if args[0] == "6" {
+			fam = abi.IPv6
+		}
+		f, err := os.Open(args[2])
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		c, err := client.Dial(args[0])
+		c, err := client.Dial(args[1])
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		conn := &iptables.DaemonConn{C: c, Fam: abi.IPv4}
+		conn := &iptables.DaemonConn{C: c, Fam: fam}
 		ts := iptables.DaemonTables(conn)
 		if code := iptables.RestoreMain(ts, nil, f, os.Stdout, os.Stderr); code != iptables.ExitOK {
-			return fmt.Errorf("iptables-restore exited %d", code)
+			return fmt.Errorf("%s exited %d", restoreCommand(fam), code)
 		}
 		return ts.CommitDaemon(conn, false)
 	})
 }
 
 // iptRestore applies an iptables-restore text to e's daemon from ns.
-func (e *e2eEnv) iptRestore(ns *testenv.Netns, text string) {
+func (e *e2eEnv) iptRestore(ns *testenv.Netns, text string) { e.restore(ns, abi.IPv4, text) }
+
+// ip6tRestore applies an ip6tables-restore text to e's daemon from ns.
+func (e *e2eEnv) ip6tRestore(ns *testenv.Netns, text string) { e.restore(ns, abi.IPv6, text) }
+
+// restore applies a restore text of family fam to e's daemon from ns.
+func (e *e2eEnv) restore(ns *testenv.Netns, fam abi.Family, text string) {
 	e.t.Helper()
-	p := filepath.Join(e.t.TempDir(), "rules.v4")
+	if out, err := e.tryRestore(ns, fam, text); err != nil {
+		e.t.Fatalf("%s: %v: %s", restoreCommand(fam), err, out)
+	}
+}
+
+// tryRestore is restore returning the failure and output instead of
+// failing the test.
+func (e *e2eEnv) tryRestore(ns *testenv.Netns, fam abi.Family, text string) (string, error) {
+	e.t.Helper()
+	p := filepath.Join(e.t.TempDir(), "rules")
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	if out, err := ns.Run("env", testenv.HelperEnv(iptRestoreHelper), os.Args[0], e.run, p); err != nil {
-		e.t.Fatalf("iptables-restore: %v: %s", err, out)
+	out, err := ns.Run("env", testenv.HelperEnv(iptRestoreHelper), os.Args[0], fmt.Sprint(int(fam)), e.run, p)
+	return string(out), err
+}
+
+// restoreCommand is the restore command of fam, for messages.
+func restoreCommand(fam abi.Family) string {
+	if fam == abi.IPv6 {
+		return "ip6tables-restore"
 	}
+	return "iptables-restore"
 }
 
 // hasKeeper reports whether ns holds the conntrack keeper table.

@@ -2,26 +2,19 @@ package daemon
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/bpfilter-go/bpfilter/compat/nfsemantics"
+	"github.com/bpfilter-go/bpfilter/frontends/iptables/abi"
 	"github.com/bpfilter-go/bpfilter/internal/testenv"
 )
 
 // tryIptRestore is iptRestore returning the failure instead of failing.
 func (e *e2eEnv) tryIptRestore(ns *testenv.Netns, text string) (string, error) {
-	e.t.Helper()
-	p := filepath.Join(e.t.TempDir(), "rules.v4")
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	out, err := ns.Run("env", testenv.HelperEnv(iptRestoreHelper), os.Args[0], e.run, p)
-	return string(out), err
+	return e.tryRestore(ns, abi.IPv4, text)
 }
 
 // nftScript loads an nft script in ns.
