@@ -154,19 +154,7 @@ func BenchmarkAddrType(b *testing.B) {
 						}
 					}
 				}
-				opts, err := runOptions(ir.HookNFLocalOut, testPacket{frame: frame})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ResetTimer()
-				ret, d, err := l.coll.Programs[ProgramName].Benchmark(opts.Data, b.N, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if ret != expectedRet(ir.HookNFLocalOut, ir.Verdict{Kind: ir.Accept}) {
-					b.Fatalf("verdict %d", ret)
-				}
-				b.ReportMetric(float64(d.Nanoseconds()), "ns/packet")
+				benchPacket(b, l, ir.HookNFLocalOut, frame, expectedRet(ir.HookNFLocalOut, ir.Verdict{Kind: ir.Accept}))
 			})
 		}
 	}

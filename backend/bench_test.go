@@ -23,24 +23,31 @@ func BenchmarkLinearRules(b *testing.B) {
 					}, Verdict: ir.Verdict{Kind: ir.Drop}})
 				}
 				l := compileAndLoad(b, c)
-				opts, err := runOptions(h, testPacket{frame: frame})
-				if err != nil {
-					b.Fatal(err)
-				}
-				prog := l.coll.Programs[ProgramName]
-				b.ResetTimer()
-				// Benchmark passes no context: netfilter then runs as
-				// LOCAL_OUT/IPv4 on the network header, which opts.Data is.
-				ret, d, err := prog.Benchmark(opts.Data, b.N, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if ret != expectedRet(h, ir.Verdict{Kind: ir.Accept}) {
-					b.Fatalf("verdict %d", ret)
-				}
-				b.ReportMetric(float64(d.Nanoseconds()), "ns/packet")
+				benchPacket(b, l, h, frame, expectedRet(h, ir.Verdict{Kind: ir.Accept}))
 				b.ReportMetric(float64(l.prog.Insns)/float64(n), "insns/rule")
 			})
 		}
 	}
+}
+
+// benchPacket runs the loaded program of l on frame (as hook h sees it)
+// b.N times with BPF_PROG_TEST_RUN repeat, fails unless it returns want,
+// and reports the time per packet.
+func benchPacket(b *testing.B, l *loaded, h ir.Hook, frame []byte, want uint32) {
+	b.Helper()
+	opts, err := runOptions(h, testPacket{frame: frame})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	// Benchmark passes no context: netfilter then runs as LOCAL_OUT/IPv4
+	// on the network header, which opts.Data is.
+	ret, d, err := l.coll.Programs[ProgramName].Benchmark(opts.Data, b.N, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if ret != want {
+		b.Fatalf("verdict %d, want %d", ret, want)
+	}
+	b.ReportMetric(float64(d.Nanoseconds()), "ns/packet")
 }

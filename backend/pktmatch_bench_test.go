@@ -33,19 +33,7 @@ func BenchmarkTCPOptionWalk(b *testing.B) {
 					start := time.Now()
 					l := compileAndLoad(b, c)
 					load := time.Since(start)
-					opts, err := runOptions(h, testPacket{frame: frames[name]})
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.ResetTimer()
-					ret, d, err := l.coll.Programs[ProgramName].Benchmark(opts.Data, b.N, nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if ret != expectedRet(h, ir.Verdict{Kind: ir.Accept}) {
-						b.Fatalf("verdict %d", ret)
-					}
-					b.ReportMetric(float64(d.Nanoseconds()), "ns/packet")
+					benchPacket(b, l, h, frames[name], expectedRet(h, ir.Verdict{Kind: ir.Accept}))
 					b.ReportMetric(float64(l.prog.Insns)/float64(n), "insns/rule")
 					b.ReportMetric(float64(load.Milliseconds()), "load-ms")
 				})

@@ -33,20 +33,8 @@ func BenchmarkXTL4(b *testing.B) {
 		for _, name := range []string{"tcp", "tcp10"} {
 			b.Run(fmt.Sprintf("xtl4=%v/%s", construct, name), func(b *testing.B) {
 				l := compileAndLoad(b, c)
-				opts, err := runOptions(h, testPacket{frame: frames[name]})
-				if err != nil {
-					b.Fatal(err)
-				}
 				want := expectedRet(h, ir.Eval(nil, c, evalPacket(h, testPacket{frame: frames[name]})).Verdict)
-				b.ResetTimer()
-				ret, d, err := l.coll.Programs[ProgramName].Benchmark(opts.Data, b.N, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if ret != want {
-					b.Fatalf("verdict %d, want %d", ret, want)
-				}
-				b.ReportMetric(float64(d.Nanoseconds()), "ns/packet")
+				benchPacket(b, l, h, frames[name], want)
 				b.ReportMetric(float64(l.prog.Insns), "insns")
 			})
 		}
