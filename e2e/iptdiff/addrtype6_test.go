@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -162,15 +161,7 @@ func (sd *side) outputOutcomes6(t *testing.T, dsts []string, ports []uint16) map
 				}
 				err = unix.Sendto(fd, []byte("addrtype"), 0, sa)
 				unix.Close(fd)
-				key := fmt.Sprintf("[%s]:%d", d, port)
-				switch {
-				case err == nil:
-					out[key] = "sent"
-				case err == syscall.EPERM:
-					out[key] = "dropped"
-				default:
-					out[key] = err.Error()
-				}
+				out[fmt.Sprintf("[%s]:%d", d, port)] = sendOutcome(err)
 			}
 		}
 		return nil

@@ -1,6 +1,7 @@
 package iptdiff
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -189,15 +190,7 @@ func (sd *side) outputOutcomes(t *testing.T, dsts []string, ports []uint16) map[
 				a := netip.MustParseAddr(d).As4()
 				err = unix.Sendto(fd, []byte("addrtype"), 0, &unix.SockaddrInet4{Port: int(port), Addr: a})
 				unix.Close(fd)
-				key := fmt.Sprintf("%s:%d", d, port)
-				switch {
-				case err == nil:
-					out[key] = "sent"
-				case err == syscall.EPERM:
-					out[key] = "dropped"
-				default:
-					out[key] = err.Error()
-				}
+				out[fmt.Sprintf("%s:%d", d, port)] = sendOutcome(err)
 			}
 		}
 		return nil
@@ -372,4 +365,16 @@ func TestDiffAddrtypeRouteTypes(t *testing.T) {
 	if len(drops) < 5 {
 		t.Errorf("only %d destinations had drops on OUTPUT: the comparison tests little", len(drops))
 	}
+}
+
+// sendOutcome names the result of a send from F: "sent", "dropped" (EPERM:
+// dropped on OUTPUT) or the error a route lookup gave before the hook.
+func sendOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "sent"
+	case errors.Is(err, syscall.EPERM):
+		return "dropped"
+	}
+	return err.Error()
 }
